@@ -1,0 +1,32 @@
+# One-command entry points. Needs only python3.11 on PATH and access to the package registry.
+PYTHON ?= python3.11
+VENV   := .venv
+UV     := $(VENV)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install demo test lint dev bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+install: $(UV)  ## create .venv from the lock file (uv.lock)
+	$(UV) sync --frozen --quiet
+
+demo: install  ## simulator -> full sync -> dbt build -> summary (no internet needed)
+	$(VENV)/bin/cadt-mirror demo
+
+test: install  ## the whole test suite (what CI runs)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -q
+
+dev: install  ## Dagster UI on http://127.0.0.1:3000
+	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/.dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: install  ## benchmarks (writes docs/benchmarks.md)
+	$(UV) sync --frozen --quiet --extra bench
+	$(VENV)/bin/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache dbt_project/target dbt_project/logs
