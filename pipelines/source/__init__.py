@@ -1,0 +1,1 @@
+"""The CADT source: HTTP client and the declarative table catalogues."""

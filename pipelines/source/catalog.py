@@ -1,0 +1,121 @@
+"""Vocabulary for declaring CADT tables once.
+
+A catalogue lists every table the API serves: its API field names, the warehouse type of each
+field, its primary key, where it is nested inside which endpoint's records, and the names the
+audit feed uses for it. Landing SQL, DDL, state handling, tests and docs are all generated from it,
+so v1 and v2 are two catalogues, not two code paths.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class FieldType(str, Enum):
+    """Warehouse type of an API field. The API sends JSON; these say how we type it."""
+
+    TEXT = "VARCHAR"
+    BIGINT = "BIGINT"
+    DOUBLE = "DOUBLE"
+    BOOLEAN = "BOOLEAN"
+    TIMESTAMP = "TIMESTAMPTZ"  # ISO-8601 string (or SQLite-style in audit values)
+    UNIX_SECONDS = "UNIX_SECONDS"  # unix-second number or numeric string -> TIMESTAMPTZ
+    JSON = "JSON"
+
+    @property
+    def sql_type(self) -> str:
+        return "TIMESTAMPTZ" if self is FieldType.UNIX_SECONDS else self.value
+
+
+_CAMEL_1 = re.compile(r"([a-z0-9])([A-Z])")
+_CAMEL_2 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+
+
+def snake_case(api_name: str) -> str:
+    """`warehouseProjectId` -> `warehouse_project_id`, `coveredByNDC` -> `covered_by_ndc`."""
+    s = _CAMEL_2.sub(r"\1_\2", api_name)
+    s = _CAMEL_1.sub(r"\1_\2", s)
+    return s.lower()
+
+
+@dataclass(frozen=True)
+class Field:
+    api_name: str
+    type: FieldType = FieldType.TEXT
+    description: str = ""
+
+    @property
+    def column(self) -> str:
+        return snake_case(self.api_name)
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A child table carried inside a parent record under `key` (array or single object)."""
+
+    key: str
+    table: str
+    many: bool = True
+    children: tuple[Nested, ...] = ()  # grandchildren inside each child record
+
+
+@dataclass(frozen=True)
+class Table:
+    """One CADT table as the warehouse holds it."""
+
+    name: str  # warehouse table name (snake_case)
+    api_name: str  # the source's own name (SQLite table / model)
+    primary_key: tuple[str, ...]  # API field names
+    fields: tuple[Field, ...]
+    description: str = ""
+    endpoint: str | None = None  # list endpoint serving it as top-level records
+    nested: tuple[Nested, ...] = ()  # children inside each record of this table
+    audit_names: tuple[str, ...] = ()  # `table` values the audit feed uses for it
+    parent_key: str | None = None  # API field linking a child to its top-level parent
+    org_scoped: bool = True  # rows carry orgUid and are replaced per organization
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.column for f in self.fields]
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [snake_case(k) for k in self.primary_key]
+
+    def field(self, api_name: str) -> Field:
+        for f in self.fields:
+            if f.api_name == api_name:
+                return f
+        raise KeyError(f"{self.name} has no field {api_name!r}")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All tables of one CADT data-model version."""
+
+    version: str  # "v1" / "v2"
+    schema: str  # warehouse schema, e.g. "cadt_v1"
+    tables: tuple[Table, ...]
+    audit_ignore: frozenset[str] = field(default_factory=frozenset)  # e.g. comment/author
+
+    def table(self, name: str) -> Table:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"catalogue {self.version} has no table {name!r}")
+
+    def table_for_audit_name(self, audit_table: str) -> Table | None:
+        """Map an audit `table` value (either spelling) to our table; None if unknown."""
+        for t in self.tables:
+            if audit_table in t.audit_names:
+                return t
+        return None
+
+    @property
+    def top_level(self) -> list[Table]:
+        return [t for t in self.tables if t.endpoint and t.nested]
+
+    def qualified(self, name: str) -> str:
+        return f"{self.schema}.{name}"

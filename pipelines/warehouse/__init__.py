@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: DDL, landing of raw pages, per-org merges, sync state and run records."""
