@@ -1,0 +1,29 @@
+with events as (
+    select * from {{ ref('int_unit_status_events') }}
+),
+
+units as (
+    select warehouse_unit_id, org_uid, warehouse_project_id, vintage_year, unit_type
+    from {{ ref('int_units_enriched') }}
+)
+
+select
+    events.event_id,
+    events.org_uid,
+    events.warehouse_unit_id,
+    units.warehouse_project_id,
+    units.warehouse_unit_id is not null as unit_exists,
+    events.generation,
+    events.event_at,
+    events.event_type,
+    events.from_status,
+    events.to_status,
+    events.from_status_raw,
+    events.to_status_raw,
+    events.unit_count_before,
+    events.unit_count_after,
+    events.split_parent_unit_id,
+    events.event_source
+from events
+left join units
+    on units.warehouse_unit_id = events.warehouse_unit_id and units.org_uid = events.org_uid

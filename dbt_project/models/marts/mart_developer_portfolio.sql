@@ -1,0 +1,41 @@
+with projects as (
+    select * from {{ ref('dim_projects') }}
+),
+
+countries as (
+    select distinct p.developer_key, l.country_iso3
+    from projects as p
+    inner join {{ ref('int_project_locations_harmonised') }} as l
+        on l.warehouse_project_id = p.warehouse_project_id
+    where l.country_iso3 is not null
+),
+
+country_lists as (
+    select
+        developer_key,
+        count(*) as country_count,
+        string_agg(country_iso3, ';' order by country_iso3) as country_iso3_list
+    from countries
+    group by developer_key
+)
+
+select
+    projects.developer_key,
+    -- the most frequent spelling among its project records
+    mode(projects.project_developer) as developer_name,
+    count(distinct projects.project_developer) as developer_spelling_count,
+    count(*) as project_count,
+    count(distinct projects.org_uid) as organization_count,
+    count(distinct projects.current_registry) as registry_count,
+    string_agg(distinct projects.current_registry, '; ' order by projects.current_registry) as registries,
+    coalesce(any_value(country_lists.country_count), 0) as country_count,
+    any_value(country_lists.country_iso3_list) as country_iso3_list,
+    sum(projects.quantity_issued) as quantity_issued,
+    sum(projects.quantity_retired) as quantity_retired,
+    sum(projects.quantity_cancelled) as quantity_cancelled,
+    sum(projects.quantity_outstanding) as quantity_outstanding,
+    min(projects.first_issuance_at) as first_issuance_at,
+    count(*) filter (where projects.is_double_counting_candidate) as double_counting_candidate_projects
+from projects
+left join country_lists on country_lists.developer_key = projects.developer_key
+group by projects.developer_key
