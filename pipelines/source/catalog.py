@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     """Warehouse type of an API field. The API sends JSON; these say how we type it."""
 
     TEXT = "VARCHAR"

@@ -295,7 +295,7 @@ V1 = Catalog(
 )
 
 # Tables whose current state is carried by the projects / units endpoints.
-PROJECT_TABLES = ("projects",) + tuple(n.table for n in PROJECTS.nested)
+PROJECT_TABLES = ("projects", *(n.table for n in PROJECTS.nested))
 UNIT_TABLES = ("units", "labels", "issuances", "unit_labels")
 CURRENT_STATE_TABLES = tuple(
     t.name for t in V1.tables if t.name not in ("organizations", "pick_lists", "audit")

@@ -1,0 +1,218 @@
+"""Reading CADT list endpoints completely and consistently.
+
+Projects and units are read with keyset pagination on their primary key
+(`order=<pk>:ASC&filter=<pk>:<last>:gt`), which the server's generic filter supports: unlike page
+offsets, a keyset never skips or repeats a row when the source inserts or deletes rows during the
+crawl. After a first page shows the org is large, the rest of the key space is split into
+hex-prefix ranges crawled in parallel, so one org still uses all the allowed concurrency.
+
+The audit feed has no usable filter, so it is read by page offset in ascending order; it only
+ever grows at the end (resets are detected by the caller).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import string
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.source.catalog import Table
+from pipelines.source.client import CadtClient, CadtError
+
+PAGE_SIZE = 1000
+IDS_PER_REQUEST = 100  # keeps `filter=<pk>:[...]:in` URLs well under the node's 16 KB limit
+HEX = set(string.hexdigits.lower())
+
+PageSink = Callable[[bytes, int], Awaitable[None]]  # (body, records to keep)
+
+
+class MalformedPage(CadtError):
+    """A 200 response whose body is not the expected envelope."""
+
+
+@dataclass
+class Page:
+    body: bytes
+    records: list[Any]
+    page_count: int
+
+
+def _envelope(path: str, data: Any) -> tuple[list[Any], int]:
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise MalformedPage(f"{path}: expected {{page, pageCount, data}}, got {type(data).__name__}")
+    page_count = data.get("pageCount")
+    if not isinstance(page_count, int):
+        raise MalformedPage(f"{path}: pageCount is {page_count!r}")
+    return data["data"], page_count
+
+
+async def get_page(client: CadtClient, path: str, params: list[tuple[str, Any]]) -> Page:
+    """One list page; a body that is not a valid envelope is retried like a transport error."""
+    attempts = 0
+    while True:
+        resp = await client.get(path, params)
+        try:
+            records, page_count = _envelope(path, resp.data)
+            return Page(resp.body, records, page_count)
+        except MalformedPage:
+            attempts += 1
+            if attempts > client.max_retries:
+                raise
+            await asyncio.sleep(client._backoff(attempts, None))
+
+
+def _ranges(after: str, parts: int) -> list[tuple[str, str | None]]:
+    """Split the key space above `after` into up to `parts` (lo, hi) ranges by 2-hex prefixes."""
+    prefix = after[:2].lower()
+    if parts <= 1 or len(prefix) < 2 or not set(prefix) <= HEX:
+        return [(after, None)]
+    start = int(prefix, 16) + 1
+    if start >= 256:
+        return [(after, None)]
+    step = max(1, (256 - start + parts - 1) // parts)
+    bounds = [f"{b:02x}" for b in range(start, 256, step)]
+    ranges: list[tuple[str, str | None]] = []
+    lo = after
+    for b in bounds:
+        ranges.append((lo, b))
+        lo = b
+    ranges.append((lo, None))
+    return ranges
+
+
+async def crawl_keyset(
+    client: CadtClient,
+    table: Table,
+    org_uid: str,
+    sink: PageSink,
+    *,
+    page_size: int = PAGE_SIZE,
+    on_page: Callable[[int], None] | None = None,
+) -> int:
+    """Every record of `table`'s endpoint for one org, each exactly once. Returns record count."""
+    assert table.endpoint is not None
+    pk = table.primary_key[0]
+    base = [("page", 1), ("limit", page_size), ("orgUid", org_uid), ("order", f"{pk}:ASC")]
+
+    first = await get_page(client, table.endpoint, base)
+    await sink(first.body, len(first.records))
+    if on_page:
+        on_page(len(first.records))
+    total = len(first.records)
+    if len(first.records) < page_size:
+        return total
+    last = _last_key(first.records, pk)
+    ranges = _ranges(last, min(client.concurrency, max(1, first.page_count - 1)))
+
+    async def stream(lo: str, hi: str | None) -> int:
+        n = 0
+        after = lo
+        while True:
+            page = await get_page(client, table.endpoint, [*base, ("filter", f"{pk}:{after}:gt")])
+            keys = [r.get(pk) if isinstance(r, dict) else None for r in page.records]
+            keep = len(keys)
+            if hi is not None:
+                keep = next((i for i, k in enumerate(keys) if isinstance(k, str) and k >= hi),
+                            len(keys))
+            await sink(page.body, keep)
+            n += keep
+            if on_page:
+                on_page(keep)
+            if len(keys) < page_size or keep < len(keys):
+                return n
+            after = _last_key(page.records, pk)
+
+    counts = await asyncio.gather(*(stream(lo, hi) for lo, hi in ranges))
+    return total + sum(counts)
+
+
+def _last_key(records: list[Any], pk: str) -> str:
+    for r in reversed(records):
+        if isinstance(r, dict) and isinstance(r.get(pk), str) and r[pk]:
+            return r[pk]
+    raise MalformedPage(f"a full page without any usable {pk}: cannot continue the keyset")
+
+
+async def fetch_by_keys(
+    client: CadtClient, table: Table, org_uid: str, keys: list[str], sink: PageSink
+) -> None:
+    """Re-read specific records (with their nested children) by primary key."""
+    assert table.endpoint is not None
+    pk = table.primary_key[0]
+
+    async def one(chunk: list[str]) -> None:
+        value = "[" + ",".join(f'"{k}"' for k in chunk) + "]"
+        params = [("page", 1), ("limit", PAGE_SIZE), ("orgUid", org_uid),
+                  ("filter", f"{pk}:{value}:in")]
+        page = await get_page(client, table.endpoint, params)
+        await sink(page.body, len(page.records))
+
+    chunks = [keys[i:i + IDS_PER_REQUEST] for i in range(0, len(keys), IDS_PER_REQUEST)]
+    await asyncio.gather(*(one(c) for c in chunks))
+
+
+@dataclass
+class AuditRow:
+    """What the sync needs to know of an audit row to check the feed (the rest lands in SQL)."""
+
+    offset: int
+    id: int
+    generation: int
+    root_hash: str | None
+    registry_id: str | None
+
+
+async def crawl_audit(
+    client: CadtClient,
+    org_uid: str,
+    start_offset: int,
+    sink: Callable[[bytes], Awaitable[None]],
+    *,
+    page_size: int = PAGE_SIZE,
+    on_page: Callable[[int], None] | None = None,
+) -> list[AuditRow]:
+    """Audit rows of one org from `start_offset` (0-based, ascending order) to the end."""
+    path = "/v1/audit"
+
+    def params(page: int) -> list[tuple[str, Any]]:
+        return [("orgUid", org_uid), ("page", page), ("limit", page_size), ("order", "ASC")]
+
+    first_page = start_offset // page_size + 1
+    first = await get_page(client, path, params(first_page))
+    pages: dict[int, Page] = {first_page: first}
+    rows: list[AuditRow] = []
+
+    async def fetch(p: int) -> None:
+        pages[p] = await get_page(client, path, params(p))
+
+    async def land(p: int) -> None:
+        page = pages.pop(p)  # keep only what the checks need, not the body
+        for i, r in enumerate(page.records):
+            offset = (p - 1) * page_size + i
+            if offset >= start_offset:
+                rows.append(_audit_row(offset, r))
+        await sink(page.body)
+        if on_page:
+            on_page(len(page.records))
+
+    await land(first_page)
+    rest = list(range(first_page + 1, first.page_count + 1))
+    window = max(1, client.concurrency * 2)  # bounded read-ahead keeps memory flat
+    for i in range(0, len(rest), window):
+        chunk = rest[i:i + window]
+        await asyncio.gather(*(fetch(p) for p in chunk))
+        for p in chunk:
+            await land(p)
+    return rows
+
+
+def _audit_row(offset: int, r: Any) -> AuditRow:
+    if not isinstance(r, dict):
+        raise MalformedPage(f"audit row at offset {offset} is not an object")
+    try:
+        return AuditRow(offset, int(r["id"]), int(r["generation"]), r.get("rootHash"),
+                        r.get("registryId"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise MalformedPage(f"audit row at offset {offset} lacks a usable id/generation: {e}") from e

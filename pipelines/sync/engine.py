@@ -1,0 +1,449 @@
+"""One sync run: poll organizations, bring each changed org up to date, record the run.
+
+Per organization, exactly one of:
+- unchanged:   its `registryHash` equals the one we stored; costs no request;
+- incremental: replay the audit generations since ours (re-read what changed, delete what was
+               deleted); needs an unbroken feed, else falls back to
+- snapshot:    read everything of the org (audit history, projects, units) and replace its rows.
+Each org's data, audit rows and sync state are committed in one DuckDB transaction, so a sync
+killed at any point leaves every org at its previous consistent generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import orjson
+
+from pipelines.source.catalog import Table
+from pipelines.source.catalog_v1 import CURRENT_STATE_TABLES, PROJECTS, UNITS, V1
+from pipelines.source.client import CadtClient, CadtError
+from pipelines.sync import feed
+from pipelines.sync.crawl import AuditRow, crawl_audit, crawl_keyset, fetch_by_keys
+from pipelines.sync.lander import DbWorker, Lander
+from pipelines.sync.settings import NullProgress, OrgReport, Progress, SyncReport, SyncSettings
+from pipelines.warehouse import state as st
+from pipelines.warehouse.db import connect
+from pipelines.warehouse.landing import _lit, clear_batch, reset_staging, staging_name
+from pipelines.warehouse.merge import apply_batch, quarantine_batch
+from pipelines.warehouse.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+CATALOG = V1
+ORGS_PATH = "/v1/organizations"
+PICKLIST_PATH = "/v1/governance/meta/pickList"
+UNIT_PRIO = 10  # labels/issuances seen under a project win over the copy nested in a unit
+
+
+class FeedUntrusted(Exception):
+    """The audit feed cannot be replayed from our position; the org must be re-snapshotted."""
+
+
+def run_sync(settings: SyncSettings, progress: Progress | None = None) -> SyncReport:
+    """Synchronous entry point used by the CLI and Dagster."""
+    return asyncio.run(sync_async(settings, progress or NullProgress()))
+
+
+async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
+    now = datetime.now(UTC)
+    sync_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    report = SyncReport(sync_id=sync_id, api_url=settings.api_url, started_at=now)
+    con = connect(settings.database)
+    db = DbWorker(con)
+    try:
+        ensure_schema(con, CATALOG)
+        reset_staging(con, CATALOG)
+        mode = "full-refresh" if settings.full_refresh else "incremental"
+        st.start_run(con, sync_id, CATALOG.version, settings.api_url, mode)
+        try:
+            async with CadtClient(
+                settings.api_url, settings.api_key, concurrency=settings.concurrency,
+                timeout=settings.timeout, max_retries=settings.max_retries,
+            ) as client:
+                try:
+                    async with Lander(db, CATALOG) as lander:
+                        await _Sync(settings, client, db, lander, report, progress).run()
+                finally:
+                    report.requests = client.counters.requests
+                    report.bytes = client.counters.bytes
+                    report.retries = client.counters.retries
+            failed = [o for o in report.orgs if o.mode == "failed"]
+            report.status = "partial" if failed else "success"
+            if failed:
+                report.error = "; ".join(f"{o.name or o.org_uid}: {o.reason}" for o in failed)
+        except Exception as e:  # recorded in sync_runs, re-raised by callers that want it
+            report.status = "failed"
+            report.error = f"{type(e).__name__}: {e}" if not isinstance(e, CadtError) else str(e)
+            log.error("sync %s failed: %s", sync_id, report.error)
+        report.finished_at = datetime.now(UTC)
+        changed = sum(1 for o in report.orgs if o.mode not in ("unchanged",))
+        await db.run(st.finish_run, sync_id, report.status, report.error, report.requests,
+                     report.bytes, changed, _summary(report))
+    finally:
+        db.close()
+        con.close()
+    return report
+
+
+def _summary(report: SyncReport) -> dict[str, Any]:
+    return {
+        "orgs": {o.org_uid: {"name": o.name, "mode": o.mode, "from": o.generation_from,
+                             "to": o.generation_to, "reason": o.reason,
+                             "changes": o.changes, "quarantined": o.quarantined}
+                 for o in report.orgs},
+        "pick_lists": report.pick_lists,
+        "retries": report.retries,
+        "unknown_fields": report.unknown_fields,
+    }
+
+
+class _Sync:
+    def __init__(self, settings: SyncSettings, client: CadtClient, db: DbWorker, lander: Lander,
+                 report: SyncReport, progress: Progress) -> None:
+        self.s = settings
+        self.client = client
+        self.db = db
+        self.lander = lander
+        self.report = report
+        self.progress = progress
+        self.sync_id = report.sync_id
+
+    async def run(self) -> None:
+        states = await self.db.run(st.load_states, CATALOG.version)
+        use_etag = not (self.s.full_refresh or self.s.orgs)
+        etag = await self.db.run(st.get_etag, ORGS_PATH) if use_etag else None
+        resp = await self.client.get(ORGS_PATH, etag=etag)
+        await self._pick_lists()
+        if resp.not_modified:
+            self.progress.log("organizations unchanged (304): nothing to do")
+            self.report.orgs = [OrgReport(s.org_uid, None, "unchanged", s.generation, s.generation)
+                                for s in states.values()]
+            return
+        org_map = _org_map(resp.data)
+        await self._land_organizations(org_map)
+
+        tasks = []
+        for org_uid, org in org_map.items():
+            if self.s.orgs and org_uid not in self.s.orgs:
+                continue
+            prev = states.get(org_uid)
+            tasks.append(self._org(org_uid, org, prev))
+        for org_uid in states:
+            if org_uid not in org_map and (not self.s.orgs or org_uid in self.s.orgs):
+                tasks.append(self._remove(org_uid))
+        self.report.orgs = list(await asyncio.gather(*tasks))
+        if use_etag and all(o.mode != "failed" for o in self.report.orgs):
+            await self.db.run(st.set_etag, ORGS_PATH, resp.etag)
+
+    # -- organizations and pick lists -------------------------------------------------------
+
+    async def _land_organizations(self, org_map: dict[str, dict[str, Any]]) -> None:
+        body = orjson.dumps({"page": 1, "pageCount": 1, "data": list(org_map.values())})
+        await self._replace_small_table(CATALOG.table("organizations"), f"{self.sync_id}/orgs",
+                                        body, None, None)
+
+    async def _pick_lists(self) -> None:
+        etag = None if self.s.full_refresh else await self.db.run(st.get_etag, PICKLIST_PATH)
+        resp = await self.client.get(PICKLIST_PATH, etag=etag)
+        if resp.not_modified:
+            self.report.pick_lists = "unchanged"
+            return
+        data = resp.data if isinstance(resp.data, dict) else {}
+        rows = [{"listName": name, "position": i,
+                 "value": v if isinstance(v, str) else orjson.dumps(v).decode()}
+                for name, values in data.items()
+                for i, v in enumerate(values if isinstance(values, list) else [values])]
+        body = orjson.dumps({"page": 1, "pageCount": 1, "data": rows})
+        await self._replace_small_table(CATALOG.table("pick_lists"), f"{self.sync_id}/picklists",
+                                        body, PICKLIST_PATH, resp.etag)
+        self.report.pick_lists = f"{len(rows)} values in {len(data)} lists"
+
+    async def _replace_small_table(self, table: Table, batch: str, body: bytes,
+                                   etag_url: str | None, etag: str | None) -> None:
+        await self.lander.put(batch, table, table.name, body, 10**9)
+        await self.lander.flush(batch, table, table.name)
+
+        def commit(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute("BEGIN")
+            try:
+                counts = apply_batch(con, CATALOG, table, batch, self.sync_id, scope="TRUE")
+                quarantine_batch(con, CATALOG, batch, self.sync_id, None)
+                st.record_changes(con, CATALOG.version, self.sync_id, "*", "snapshot",
+                                  {table.name: counts.as_tuple()})
+                if etag_url:
+                    st.set_etag(con, etag_url, etag)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            clear_batch(con, CATALOG, batch)
+
+        await self.db.run(commit)
+
+    # -- one organization -------------------------------------------------------------------
+
+    async def _org(self, org_uid: str, org: dict[str, Any], prev: st.OrgState | None) -> OrgReport:
+        name = org.get("name") if isinstance(org.get("name"), str) else None
+        report = OrgReport(org_uid, name, "unchanged", prev.generation if prev else None)
+        batch = f"{self.sync_id}/{org_uid}"
+        try:
+            if prev is not None and not self.s.full_refresh:
+                if org.get("registryId") != prev.registry_id:
+                    reason = "registryId changed"
+                elif org.get("registryHash") == prev.registry_hash:
+                    report.generation_to = prev.generation
+                    return report
+                else:
+                    try:
+                        await self._incremental(org_uid, org, prev, batch, report)
+                        return report
+                    except FeedUntrusted as e:
+                        reason = f"audit feed not replayable: {e}"
+                        await self.db.run(clear_batch, CATALOG, batch)
+            else:
+                reason = "full refresh" if prev is not None else "new organization"
+            report.reason = reason
+            self.progress.log(f"{name or org_uid}: snapshot ({reason})")
+            await self._snapshot(org_uid, org, batch, report)
+        except Exception as e:
+            report.mode = "failed"
+            report.reason = str(e) if isinstance(e, CadtError) else f"{type(e).__name__}: {e}"
+            log.error("org %s failed: %s", org_uid, report.reason)
+            await self.db.run(clear_batch, CATALOG, batch)
+        return report
+
+    def _audit_sink(self, batch: str):
+        audit = CATALOG.table("audit")
+
+        async def sink(body: bytes) -> None:
+            await self.lander.put(batch, audit, "audit", body, 10**9)
+
+        return sink
+
+    def _page_sink(self, batch: str, table: Table, prio: int):
+        async def sink(body: bytes, keep: int) -> None:
+            await self.lander.put(batch, table, table.name, body, keep, prio)
+
+        return sink
+
+    def _counter(self, key: str):
+        def on_page(n: int) -> None:
+            self.progress.advance(key, n)
+
+        return on_page
+
+    async def _snapshot(self, org_uid: str, org: dict[str, Any], batch: str,
+                        report: OrgReport) -> None:
+        label = org.get("name") or org_uid[:12]
+        audit = CATALOG.table("audit")
+        key = f"{org_uid}/audit"
+        self.progress.task(key, f"{label}: audit history")
+        rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
+                                 page_size=self.s.page_size, on_page=self._counter(key))
+        self.progress.done(key)
+        await self.lander.flush(batch, audit, "audit")
+        target_gen, kept = _target(rows, org.get("registryHash"), None, strict=False)
+
+        async def crawl(table: Table, prio: int) -> None:
+            k = f"{org_uid}/{table.name}"
+            self.progress.task(k, f"{label}: {table.name}")
+            await crawl_keyset(self.client, table, org_uid, self._page_sink(batch, table, prio),
+                               page_size=self.s.page_size, on_page=self._counter(k))
+            await self.lander.flush(batch, table, table.name, prio)
+            self.progress.done(k)
+
+        await asyncio.gather(crawl(PROJECTS, 0), crawl(UNITS, UNIT_PRIO))
+        report.mode = "snapshot"
+        report.generation_to = target_gen
+        last = kept[-1] if kept else None
+        new_state = st.OrgState(org_uid, org.get("registryId"), _hash_of(kept, org), target_gen,
+                                len(kept), last.id if last else None, sync_id=self.sync_id,
+                                mode="snapshot")
+        await self.db.run(self._commit, batch, org_uid, -1, target_gen, new_state, report, True)
+
+    async def _incremental(self, org_uid: str, org: dict[str, Any], prev: st.OrgState,
+                           batch: str, report: OrgReport) -> None:
+        if prev.audit_rows <= 0 or prev.last_audit_id is None:
+            raise FeedUntrusted("no audit position recorded")
+        label = org.get("name") or org_uid[:12]
+        key = f"{org_uid}/audit"
+        self.progress.task(key, f"{label}: audit since generation {prev.generation}")
+        rows = await crawl_audit(self.client, org_uid, prev.audit_rows - 1,
+                                 self._audit_sink(batch), page_size=self.s.page_size,
+                                 on_page=self._counter(key))
+        self.progress.done(key)
+        await self.lander.flush(batch, CATALOG.table("audit"), "audit")
+        if not rows or rows[0].offset != prev.audit_rows - 1 or rows[0].id != prev.last_audit_id:
+            raise FeedUntrusted("rows below our position changed (audit reset or rollback)")
+        new = rows[1:]
+        if any(r.registry_id not in (None, prev.registry_id) for r in new):
+            raise FeedUntrusted("registryId changed in the feed")
+        target_gen, kept = _target(new, org.get("registryHash"), prev.generation, strict=True)
+
+        await self.db.run(feed.build_events, CATALOG, batch, prev.generation, target_gen)
+        projects, units = await self.db.run(feed.refetch_keys)
+        await asyncio.gather(
+            fetch_by_keys(self.client, PROJECTS, org_uid, projects,
+                          self._page_sink(batch, PROJECTS, 0)),
+            fetch_by_keys(self.client, UNITS, org_uid, units,
+                          self._page_sink(batch, UNITS, UNIT_PRIO)),
+        )
+        await self.lander.flush(batch, PROJECTS, PROJECTS.name)
+        await self.lander.flush(batch, UNITS, UNITS.name, UNIT_PRIO)
+        report.mode = "incremental"
+        report.generation_to = target_gen
+        last = kept[-1] if kept else None
+        new_state = st.OrgState(
+            org_uid, prev.registry_id, _hash_of(kept, org) if kept else prev.registry_hash,
+            target_gen, prev.audit_rows + len(kept),
+            last.id if last else prev.last_audit_id, sync_id=self.sync_id, mode="incremental")
+        await self.db.run(self._commit, batch, org_uid, prev.generation, target_gen, new_state,
+                          report, False)
+
+    def _commit(self, con: duckdb.DuckDBPyConnection, batch: str, org_uid: str, after_gen: int,
+                target_gen: int, new_state: st.OrgState, report: OrgReport,
+                snapshot: bool) -> None:
+        """Apply one org's staged batch, its audit rows and its new state atomically."""
+        if snapshot:  # (incremental syncs built them before choosing what to re-read)
+            feed.build_events(con, CATALOG, batch, after_gen, target_gen)
+        feed.land_uncovered(con, CATALOG, batch)
+        org = _lit(org_uid)
+        b = _lit(batch)
+        counts: dict[str, tuple[int, int, int]] = {}
+        con.execute("BEGIN")
+        try:
+            for name in CURRENT_STATE_TABLES:
+                table = CATALOG.table(name)
+                if snapshot:
+                    c = apply_batch(con, CATALOG, table, batch, self.sync_id,
+                                    scope=f"t.org_uid = {org}")
+                else:
+                    c = apply_batch(con, CATALOG, table, batch, self.sync_id,
+                                    scope=_incremental_scope(table, b),
+                                    deleted=feed.deleted_keys_sql(name))
+                counts[name] = c.as_tuple()
+            audit = CATALOG.table("audit")
+            window = f"generation > {int(after_gen)} AND generation <= {int(target_gen)}"
+            c = apply_batch(con, CATALOG, audit, batch, self.sync_id,
+                            scope=f"t.org_uid = {org}" if snapshot else None,
+                            staged_filter=window)
+            counts["audit"] = c.as_tuple()
+            q = quarantine_batch(con, CATALOG, batch, self.sync_id, org_uid)
+            qe, unknown = feed.quarantine_events(con, CATALOG, batch, self.sync_id, org_uid)
+            report.quarantined = q + qe
+            report.unknown_audit_tables = unknown
+            self._collect_unknown_fields(con, batch)
+            st.save_state(con, CATALOG.version, new_state)
+            st.record_changes(con, CATALOG.version, self.sync_id, org_uid, report.mode, counts)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        report.changes = {k: v for k, v in counts.items() if any(v)}
+        clear_batch(con, CATALOG, batch)
+
+    def _collect_unknown_fields(self, con: duckdb.DuckDBPyConnection, batch: str) -> None:
+        for table in CATALOG.tables:
+            names = con.execute(
+                f"SELECT DISTINCT unnest(json_keys(_extra)) FROM {staging_name(CATALOG, table)} "
+                "WHERE _batch = ? AND _extra IS NOT NULL AND _source = 'api'",
+                [batch],
+            ).fetchall()
+            if names:
+                known = self.report.unknown_fields.setdefault(table.name, [])
+                known.extend(n[0] for n in names if n[0] not in known)
+
+    async def _remove(self, org_uid: str) -> OrgReport:
+        """The org left the node's organization list: drop its rows and state."""
+
+        def remove(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int, int]]:
+            counts = {}
+            con.execute("BEGIN")
+            try:
+                for name in (*CURRENT_STATE_TABLES, "audit"):
+                    n = con.execute(f"DELETE FROM {CATALOG.qualified(name)} WHERE org_uid = ?",
+                                    [org_uid]).fetchone()[0]
+                    counts[name] = (0, 0, n)
+                st.delete_state(con, CATALOG.version, org_uid)
+                st.record_changes(con, CATALOG.version, self.sync_id, org_uid, "removed", counts)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return {k: v for k, v in counts.items() if any(v)}
+
+        changes = await self.db.run(remove)
+        self.progress.log(f"{org_uid}: removed from the source, its rows deleted")
+        return OrgReport(org_uid, None, "removed", changes=changes)
+
+
+def _incremental_scope(table: Table, batch_lit: str) -> str | None:
+    """Existing rows a re-read parent fully describes (children missing from it are gone)."""
+    parent = {"warehouseProjectId": PROJECTS, "warehouseUnitId": UNITS}.get(table.parent_key or "")
+    if parent is None:
+        return None
+    col = parent.key_columns[0]
+    return (f"t.{col} IN (SELECT {col} FROM {staging_name(CATALOG, parent)} "
+            f"WHERE _batch = {batch_lit} AND {col} IS NOT NULL)")
+
+
+def _org_map(data: Any) -> dict[str, dict[str, Any]]:
+    """The organizations map (older docs wrap it in {"organizations": {...}})."""
+    if isinstance(data, dict) and isinstance(data.get("organizations"), dict):
+        data = data["organizations"]
+    if not isinstance(data, dict):
+        raise CadtError(f"{ORGS_PATH}: expected an object keyed by orgUid, got {type(data).__name__}")
+    out = {}
+    for uid, org in data.items():
+        if isinstance(org, dict):
+            out[str(org.get("orgUid") or uid)] = org
+    return out
+
+
+def _hash_of(kept: list[AuditRow], org: dict[str, Any]) -> str | None:
+    return kept[-1].root_hash if kept else org.get("registryHash")
+
+
+def _target(rows: list[AuditRow], target_hash: str | None, after_gen: int | None,
+            strict: bool) -> tuple[int, list[AuditRow]]:
+    """The generation the org map points at, and the feed rows up to it.
+
+    Checks that those rows are a prefix of the feed and that no generation is missing. In strict
+    mode (incremental) a target hash absent from the new rows means the feed cannot be trusted.
+    """
+    base = after_gen if after_gen is not None else -1
+    if not rows:
+        if strict:
+            raise FeedUntrusted("registryHash changed but the feed has no new rows")
+        return base, []
+    matches = [r.generation for r in rows if target_hash and r.root_hash == target_hash]
+    if matches:
+        target = max(matches)
+    elif strict:
+        raise FeedUntrusted("the organization's registryHash is not in the new audit rows")
+    else:
+        target = max(r.generation for r in rows)
+        log.warning("registryHash %s not found in the audit feed; using generation %d",
+                    target_hash, target)
+    kept: list[AuditRow] = []
+    for i, r in enumerate(rows):
+        if r.generation > target:
+            if any(x.generation <= target for x in rows[i:]):
+                raise FeedUntrusted("audit rows are not in generation order")
+            break
+        kept.append(r)
+    gens = sorted({r.generation for r in kept})
+    if not strict:
+        return target, kept
+    if after_gen is not None and gens and gens[0] <= after_gen:
+        raise FeedUntrusted(f"generation {gens[0]} is not after our generation {after_gen}")
+    first = after_gen + 1 if after_gen is not None else gens[0]
+    if gens and gens != list(range(first, target + 1)):
+        missing = sorted(set(range(first, target + 1)) - set(gens))[:5]
+        raise FeedUntrusted(f"generations missing from the feed: {missing}")
+    return target, kept

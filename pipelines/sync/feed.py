@@ -1,0 +1,153 @@
+"""Reading the audit feed as a change log: the net effect of a window of generations.
+
+For every DataLayer key touched in the window, the last event wins: INSERT (insert or update) or
+DELETE. The feed names tables in two spellings (`project`/`projects`, `label_units`/`label_unit`,
+...); the catalogue's `audit_names` map both. Records visible through the API are re-read from it
+(exact, node-local timestamps included); what the API no longer shows (children of a deleted
+project) is rebuilt from the feed's own values.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipelines.source.catalog import Catalog
+from pipelines.warehouse.landing import LandContext, _lit, land_records_sql, staging_name
+from pipelines.warehouse.schema import MIRROR_SCHEMA
+
+EVENTS = "_events"
+
+
+def _table_case(catalog: Catalog) -> str:
+    whens = " ".join(
+        f"WHEN {_lit(a)} THEN {_lit(t.name)}" for t in catalog.tables for a in t.audit_names
+    )
+    return f'CASE "table" {whens} END'
+
+
+def _key_case(catalog: Catalog) -> str:
+    whens = " ".join(
+        f"WHEN {_lit(t.name)} THEN json_extract_string(change, {_lit('$.' + t.primary_key[0])})"
+        for t in catalog.tables if t.audit_names
+    )
+    return f"CASE tbl {whens} END"
+
+
+def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
+                 after_generation: int, upto_generation: int) -> None:
+    """Net events of generations (after, upto] from the staged audit rows of `batch`."""
+    audit = staging_name(catalog, catalog.table("audit"))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {EVENTS} AS
+        WITH raw AS (
+            SELECT {_table_case(catalog)} AS tbl, "table" AS audit_table, type, change,
+                   created_at, generation, id
+            FROM {audit}
+            WHERE _batch = ? AND generation > ? AND generation <= ?
+              AND type IN ('INSERT', 'DELETE') AND id IS NOT NULL
+        ), keyed AS (
+            SELECT *, {_key_case(catalog)} AS k FROM raw
+        ), ranked AS (
+            SELECT *,
+                   max(generation) FILTER (WHERE type = 'DELETE')
+                       OVER (PARTITION BY tbl, k) AS last_delete,
+                   row_number() OVER (PARTITION BY tbl, k ORDER BY generation DESC, id DESC) AS rn
+            FROM keyed
+        ), dated AS (
+            SELECT *,
+                   min(created_at) FILTER (WHERE type = 'INSERT'
+                                           AND generation > coalesce(last_delete, -1))
+                       OVER (PARTITION BY tbl, k) AS first_insert_at
+            FROM ranked
+        )
+        SELECT tbl, audit_table, k, type, change, generation, id, created_at, first_insert_at,
+               json_extract_string(change, '$.warehouseProjectId') AS parent_project,
+               json_extract_string(change, '$.warehouseUnitId') AS parent_unit
+        FROM dated WHERE rn = 1
+        """,
+        [batch, after_generation, upto_generation],
+    )
+
+
+def refetch_keys(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
+    """Projects and units to re-read because they or one of their children changed."""
+    projects = con.execute(
+        f"""
+        SELECT DISTINCT p FROM (
+            SELECT CASE WHEN tbl = 'projects' THEN k ELSE parent_project END AS p
+            FROM {EVENTS}
+            WHERE type = 'INSERT' AND tbl IN ('projects', 'project_locations', 'labels',
+                  'issuances', 'co_benefits', 'related_projects', 'project_ratings', 'estimations')
+        ) WHERE p IS NOT NULL ORDER BY p
+        """
+    ).fetchall()
+    units = con.execute(
+        f"""
+        SELECT DISTINCT u FROM (
+            SELECT CASE WHEN tbl = 'units' THEN k ELSE parent_unit END AS u
+            FROM {EVENTS} WHERE type = 'INSERT' AND tbl IN ('units', 'unit_labels')
+        ) WHERE u IS NOT NULL ORDER BY u
+        """
+    ).fetchall()
+    return [r[0] for r in projects], [r[0] for r in units]
+
+
+def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) -> int:
+    """Child rows whose last event is INSERT but which no re-read returned: rebuild them from
+    the feed's value (the node keeps such rows, e.g. children of a deleted project)."""
+    n = 0
+    for table in catalog.tables:
+        if not table.audit_names or table.endpoint:  # top-level tables: the API is the truth
+            continue
+        stg = staging_name(catalog, table)
+        pk = table.key_columns[0]
+        sql = (
+            f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb FROM {EVENTS} "
+            f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
+            f"AND k NOT IN (SELECT {pk} FROM {stg} WHERE _batch = ? AND {pk} IS NOT NULL)"
+        )
+        count = con.execute(f"SELECT count(*) FROM ({sql})", [batch]).fetchone()[0]
+        if count:
+            land_records_sql(con, catalog, table, sql, [batch],
+                             LandContext(batch, source="audit", prio=100))
+            n += count
+    return n
+
+
+def deleted_keys_sql(table_name: str) -> str:
+    return f"SELECT k FROM {EVENTS} WHERE tbl = {_lit(table_name)} AND type = 'DELETE'"
+
+
+def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
+                      sync_id: str, org_uid: str) -> tuple[int, list[str]]:
+    """Feed rows we cannot apply: unknown table names, missing keys, unparsable values."""
+    audit = staging_name(catalog, catalog.table("audit"))
+    known = ", ".join(_lit(a) for t in catalog.tables for a in t.audit_names)
+    ignored = ", ".join(_lit(a) for a in catalog.audit_ignore) or "''"
+    unknown = [r[0] for r in con.execute(
+        f"""SELECT DISTINCT "table" FROM {audit} WHERE _batch = ? AND type IN ('INSERT','DELETE')
+            AND "table" IS NOT NULL AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})""",
+        [batch],
+    ).fetchall()]
+    n = con.execute(
+        f"""
+        INSERT INTO {MIRROR_SCHEMA}.quarantine
+        SELECT ?, now(), ?, ?, 'audit', id::VARCHAR,
+               'unknown audit table ' || "table" || ': change not applied', change
+        FROM {audit} WHERE _batch = ? AND type IN ('INSERT', 'DELETE')
+          AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})
+        """,
+        [sync_id, catalog.version, org_uid, batch],
+    ).fetchone()[0]
+    n += con.execute(
+        f"""
+        INSERT INTO {MIRROR_SCHEMA}.quarantine
+        SELECT ?, now(), ?, ?, tbl, id::VARCHAR,
+               CASE WHEN TRY_CAST(change AS JSON) IS NULL THEN 'audit change is not valid JSON'
+                    ELSE 'audit change has no primary key' END, change
+        FROM {EVENTS} WHERE k IS NULL
+        """,
+        [sync_id, catalog.version, org_uid],
+    ).fetchone()[0]
+    return n, unknown

@@ -1,0 +1,108 @@
+"""What a sync needs to know, from arguments or the environment, and what it reports back."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from pipelines.source.client import DEFAULT_API_URL
+from pipelines.warehouse.db import database_path
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    api_url: str = DEFAULT_API_URL
+    api_key: str | None = field(default=None, repr=False)  # never printed
+    database: Path = Path("data/cadt.duckdb")
+    concurrency: int = 4
+    page_size: int = 1000
+    full_refresh: bool = False
+    orgs: tuple[str, ...] = ()  # empty = all organizations
+    timeout: float = 60.0
+    max_retries: int = 8
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> SyncSettings:
+        """CADT_API_URL, CADT_API_KEY, CADT_MIRROR_DB, CADT_CONCURRENCY; overrides win."""
+        values: dict[str, object] = {
+            "api_url": os.environ.get("CADT_API_URL") or DEFAULT_API_URL,
+            "api_key": os.environ.get("CADT_API_KEY") or None,
+            "database": database_path(None),
+            "concurrency": int(os.environ.get("CADT_CONCURRENCY") or 4),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["database"] = Path(values["database"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass
+class OrgReport:
+    org_uid: str
+    name: str | None
+    mode: str  # unchanged | snapshot | incremental | removed | failed
+    generation_from: int | None = None
+    generation_to: int | None = None
+    changes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    quarantined: int = 0
+    reason: str | None = None  # why a snapshot was needed, or the failure
+    unknown_audit_tables: list[str] = field(default_factory=list)
+
+    @property
+    def total_changes(self) -> int:
+        return sum(sum(v) for v in self.changes.values())
+
+
+@dataclass
+class SyncReport:
+    sync_id: str
+    api_url: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # success | partial | failed
+    error: str | None = None
+    requests: int = 0
+    bytes: int = 0
+    retries: int = 0
+    orgs: list[OrgReport] = field(default_factory=list)
+    pick_lists: str = "unchanged"
+    unknown_fields: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        end = self.finished_at or datetime.now(self.started_at.tzinfo)
+        return (end - self.started_at).total_seconds()
+
+    def changes_by_table(self) -> dict[str, tuple[int, int, int]]:
+        out: dict[str, list[int]] = {}
+        for o in self.orgs:
+            for t, c in o.changes.items():
+                acc = out.setdefault(t, [0, 0, 0])
+                for i in range(3):
+                    acc[i] += c[i]
+        return {t: (v[0], v[1], v[2]) for t, v in out.items()}
+
+
+class Progress(Protocol):
+    """Where long work reports itself (rich bars in the CLI, logs in Dagster)."""
+
+    def task(self, key: str, description: str, total: int | None = None) -> None: ...
+    def advance(self, key: str, n: int = 1) -> None: ...
+    def done(self, key: str) -> None: ...
+    def log(self, message: str) -> None: ...
+
+
+class NullProgress:
+    def task(self, key: str, description: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, key: str, n: int = 1) -> None:
+        pass
+
+    def done(self, key: str) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass
