@@ -10,12 +10,12 @@ units as (
 unit_totals as (
     select
         warehouse_project_id,
-        sum(unit_count) as quantity_issued,
-        sum(unit_count) filter (where status_group = 'retired') as quantity_retired,
-        sum(unit_count) filter (where status_group = 'cancelled') as quantity_cancelled,
-        sum(unit_count) filter (where status_group = 'expired') as quantity_expired,
-        sum(unit_count) filter (where status_group = 'exported') as quantity_exported,
-        sum(unit_count) filter (where status_group = 'outstanding') as quantity_outstanding,
+        cast(sum(unit_count) as bigint) as quantity_issued,
+        cast(sum(unit_count) filter (where status_group = 'retired') as bigint) as quantity_retired,
+        cast(sum(unit_count) filter (where status_group = 'cancelled') as bigint) as quantity_cancelled,
+        cast(sum(unit_count) filter (where status_group = 'expired') as bigint) as quantity_expired,
+        cast(sum(unit_count) filter (where status_group = 'exported') as bigint) as quantity_exported,
+        cast(sum(unit_count) filter (where status_group = 'outstanding') as bigint) as quantity_outstanding,
         count(*) as unit_record_count,
         min(vintage_year) as first_vintage_year,
         max(vintage_year) as last_vintage_year

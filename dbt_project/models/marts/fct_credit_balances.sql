@@ -7,7 +7,7 @@ select
     unit_type,
     unit_status,
     any_value(status_group) as status_group,
-    sum(unit_count) as quantity,
+    cast(sum(unit_count) as bigint) as quantity,
     count(*) as unit_record_count
 from {{ ref('int_units_enriched') }}
 group by org_uid, warehouse_project_id, vintage_year, unit_type, unit_status

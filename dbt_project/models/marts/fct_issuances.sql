@@ -9,8 +9,8 @@ projects as (
 unit_totals as (
     select
         issuance_id,
-        sum(unit_count) as quantity_issued,
-        sum(unit_count) filter (where status_group = 'retired') as quantity_retired,
+        cast(sum(unit_count) as bigint) as quantity_issued,
+        cast(sum(unit_count) filter (where status_group = 'retired') as bigint) as quantity_retired,
         count(*) as unit_record_count,
         min(vintage_year) as min_vintage_year,
         max(vintage_year) as max_vintage_year

@@ -30,10 +30,10 @@ select
     string_agg(distinct projects.current_registry, '; ' order by projects.current_registry) as registries,
     coalesce(any_value(country_lists.country_count), 0) as country_count,
     any_value(country_lists.country_iso3_list) as country_iso3_list,
-    sum(projects.quantity_issued) as quantity_issued,
-    sum(projects.quantity_retired) as quantity_retired,
-    sum(projects.quantity_cancelled) as quantity_cancelled,
-    sum(projects.quantity_outstanding) as quantity_outstanding,
+    cast(sum(projects.quantity_issued) as bigint) as quantity_issued,
+    cast(sum(projects.quantity_retired) as bigint) as quantity_retired,
+    cast(sum(projects.quantity_cancelled) as bigint) as quantity_cancelled,
+    cast(sum(projects.quantity_outstanding) as bigint) as quantity_outstanding,
     min(projects.first_issuance_at) as first_issuance_at,
     count(*) filter (where projects.is_double_counting_candidate) as double_counting_candidate_projects
 from projects
