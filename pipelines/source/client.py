@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 
+from pipelines import crashpoints
+
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://observer.climateactiondata.org/api/v1"
@@ -145,6 +147,7 @@ class CadtClient:
                     resp = await self._http.get(path, params=params, headers=headers)
                     body = resp.content  # reads the whole body; a cut connection raises here
                 self.counters.count(path, len(body))
+                crashpoints.hit("response")
                 if resp.status_code == 304:
                     self.counters.not_modified += 1
                     return Response(304, b"", None, resp.headers.get("etag") or etag, resp.headers)

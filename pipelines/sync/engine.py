@@ -20,11 +20,12 @@ from typing import Any
 import duckdb
 import orjson
 
+from pipelines import crashpoints
 from pipelines.source.catalog import Table
 from pipelines.source.catalog_v1 import CURRENT_STATE_TABLES, PROJECTS, UNITS, V1
 from pipelines.source.client import CadtClient, CadtError
 from pipelines.sync import feed
-from pipelines.sync.crawl import AuditRow, crawl_audit, crawl_keyset, fetch_by_keys
+from pipelines.sync.crawl import AuditRow, crawl_audit, crawl_keyset, fetch_by_keys, get_page
 from pipelines.sync.lander import DbWorker, Lander
 from pipelines.sync.settings import NullProgress, OrgReport, Progress, SyncReport, SyncSettings
 from pipelines.warehouse import state as st
@@ -115,7 +116,8 @@ class _Sync:
 
     async def run(self) -> None:
         states = await self.db.run(st.load_states, CATALOG.version)
-        use_etag = not (self.s.full_refresh or self.s.orgs)
+        due = any(self._verify_due(prev) for prev in states.values())
+        use_etag = not (self.s.full_refresh or self.s.orgs or due)
         etag = await self.db.run(st.get_etag, ORGS_PATH) if use_etag else None
         resp = await self.client.get(ORGS_PATH, etag=etag)
         await self._pick_lists()
@@ -195,9 +197,12 @@ class _Sync:
             if prev is not None and not self.s.full_refresh:
                 if org.get("registryId") != prev.registry_id:
                     reason = "registryId changed"
-                elif org.get("registryHash") == prev.registry_hash:
+                elif org.get("registryHash") == prev.registry_hash and not (
+                        self._verify_due(prev) and await self._tail_moved(org_uid, prev)):
                     report.generation_to = prev.generation
                     return report
+                elif org.get("registryHash") == prev.registry_hash:
+                    reason = "audit feed rewritten under the same registryHash (audit reset)"
                 else:
                     try:
                         await self._incremental(org_uid, org, prev, batch, report)
@@ -216,6 +221,25 @@ class _Sync:
             log.error("org %s failed: %s", org_uid, report.reason)
             await self.db.run(clear_batch, CATALOG, batch)
         return report
+
+    def _verify_due(self, prev: st.OrgState) -> bool:
+        if self.s.verify or prev.verified_at is None:
+            return True
+        age = datetime.now(UTC) - prev.verified_at
+        return age.total_seconds() > self.s.verify_every_hours * 3600
+
+    async def _tail_moved(self, org_uid: str, prev: st.OrgState) -> bool:
+        """One request: is the feed row at our position still ours, and nothing after it?"""
+        if prev.audit_rows <= 0:
+            return True
+        params = [("orgUid", org_uid), ("page", prev.audit_rows), ("limit", 1), ("order", "ASC")]
+        page = await get_page(self.client, "/v1/audit", params)
+        row = page.records[0] if page.records else None
+        moved = (page.page_count != prev.audit_rows or not isinstance(row, dict)
+                 or row.get("id") != prev.last_audit_id)
+        if not moved:
+            await self.db.run(st.mark_verified, CATALOG.version, org_uid)
+        return moved
 
     def _audit_sink(self, batch: str):
         audit = CATALOG.table("audit")
@@ -315,9 +339,11 @@ class _Sync:
         org = _lit(org_uid)
         b = _lit(batch)
         counts: dict[str, tuple[int, int, int]] = {}
+        crashpoints.hit("before_commit")
         con.execute("BEGIN")
         try:
             for name in CURRENT_STATE_TABLES:
+                crashpoints.hit("mid_commit")
                 table = CATALOG.table(name)
                 if snapshot:
                     c = apply_batch(con, CATALOG, table, batch, self.sync_id,
@@ -344,6 +370,7 @@ class _Sync:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        crashpoints.hit("after_commit")
         report.changes = {k: v for k, v in counts.items() if any(v)}
         clear_batch(con, CATALOG, batch)
 

@@ -64,7 +64,7 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
         SELECT tbl, audit_table, k, type, change, generation, id, created_at, first_insert_at,
                json_extract_string(change, '$.warehouseProjectId') AS parent_project,
                json_extract_string(change, '$.warehouseUnitId') AS parent_unit
-        FROM dated WHERE rn = 1
+        FROM dated WHERE rn = 1 AND tbl IS NOT NULL
         """,
         [batch, after_generation, upto_generation],
     )

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from pipelines import crashpoints
 from pipelines.source.catalog import Catalog, Table
 from pipelines.warehouse import landing
 
@@ -103,6 +104,7 @@ class Lander:
         self.pages += 1
         self.bytes += len(body)
         await self.db.run(landing.append_page, batch, stream, self._seq, keep, body)
+        crashpoints.hit("page_landed")
         n = self._pending.get((batch, stream), 0) + 1
         self._pending[(batch, stream)] = n
         if n >= EXPLODE_EVERY:
@@ -111,3 +113,4 @@ class Lander:
     async def _explode(self, batch: str, table: Table, stream: str, prio: int) -> None:
         if self._pending.pop((batch, stream), 0):
             await self.db.run(landing.explode_pages, self.catalog, table, batch, stream, prio)
+            crashpoints.hit("exploded")

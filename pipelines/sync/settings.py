@@ -23,6 +23,10 @@ class SyncSettings:
     orgs: tuple[str, ...] = ()  # empty = all organizations
     timeout: float = 60.0
     max_retries: int = 8
+    # An audit reset re-creates identical history under new ids without moving registryHash;
+    # the one-request tail check that notices it runs per org when due (or always with verify).
+    verify: bool = False
+    verify_every_hours: float = 24.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> SyncSettings:

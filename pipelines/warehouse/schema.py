@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.sync_changes (
 CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.sync_state (
     catalog_version VARCHAR, org_uid VARCHAR, registry_id VARCHAR, registry_hash VARCHAR,
     generation BIGINT, audit_rows BIGINT, last_audit_id BIGINT,
-    synced_at TIMESTAMPTZ, sync_id VARCHAR, mode VARCHAR
+    synced_at TIMESTAMPTZ, sync_id VARCHAR, mode VARCHAR, verified_at TIMESTAMPTZ
 );
 CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.quarantine (
     sync_id VARCHAR, quarantined_at TIMESTAMPTZ, catalog_version VARCHAR, org_uid VARCHAR,

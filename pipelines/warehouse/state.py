@@ -31,12 +31,13 @@ class OrgState:
     synced_at: datetime | None = None
     sync_id: str | None = None
     mode: str | None = None
+    verified_at: datetime | None = None  # last time the audit tail was checked against ours
 
 
 def load_states(con: duckdb.DuckDBPyConnection, version: str) -> dict[str, OrgState]:
     rows = con.execute(
         f"SELECT org_uid, registry_id, registry_hash, generation, audit_rows, last_audit_id,"
-        f" synced_at, sync_id, mode FROM {STATE} WHERE catalog_version = ?",
+        f" synced_at, sync_id, mode, verified_at FROM {STATE} WHERE catalog_version = ?",
         [version],
     ).fetchall()
     return {r[0]: OrgState(*r) for r in rows}
@@ -46,10 +47,15 @@ def save_state(con: duckdb.DuckDBPyConnection, version: str, s: OrgState) -> Non
     """Replace the org's state row; call inside the org's data transaction."""
     delete_state(con, version, s.org_uid)
     con.execute(
-        f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
+        f"INSERT INTO {STATE} VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, coalesce(?, now()))",
         [version, s.org_uid, s.registry_id, s.registry_hash, s.generation, s.audit_rows,
-         s.last_audit_id, s.sync_id, s.mode],
+         s.last_audit_id, s.sync_id, s.mode, s.verified_at],
     )
+
+
+def mark_verified(con: duckdb.DuckDBPyConnection, version: str, org_uid: str) -> None:
+    con.execute(f"UPDATE {STATE} SET verified_at = now() WHERE catalog_version = ? AND org_uid = ?",
+                [version, org_uid])
 
 
 def delete_state(con: duckdb.DuckDBPyConnection, version: str, org_uid: str) -> None:

@@ -1,0 +1,49 @@
+"""Dagster resources: where the CADT node is and where the warehouse lives.
+
+Both read the environment through `EnvVar` when the variable is set, so the API key appears in
+Dagster's UI and event log only as the name `CADT_API_KEY`, never as its value.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import ConfigurableResource, EnvVar
+
+from pipelines.source.client import DEFAULT_API_URL
+from pipelines.sync import SyncSettings
+from pipelines.warehouse.db import DEFAULT_DB
+
+
+class CadtApiResource(ConfigurableResource):
+    """A CADT node (observer or your own node with an API key)."""
+
+    api_url: str = DEFAULT_API_URL
+    api_key: str | None = None
+    concurrency: int = 4
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse file."""
+
+    database: str = DEFAULT_DB
+
+    def sync_settings(self, api: CadtApiResource, full_refresh: bool = False) -> SyncSettings:
+        return SyncSettings(api_url=api.api_url, api_key=api.api_key, database=self.database,
+                            concurrency=api.concurrency, full_refresh=full_refresh)
+
+
+def _env(name: str, default: str | None) -> str | EnvVar | None:
+    return EnvVar(name) if os.environ.get(name) else default
+
+
+def default_resources() -> dict[str, ConfigurableResource]:
+    return {
+        "cadt_api": CadtApiResource(
+            api_url=_env("CADT_API_URL", DEFAULT_API_URL),  # type: ignore[arg-type]
+            api_key=_env("CADT_API_KEY", None),  # type: ignore[arg-type]
+        ),
+        "warehouse": WarehouseResource(
+            database=_env("CADT_MIRROR_DB", DEFAULT_DB),  # type: ignore[arg-type]
+        ),
+    }

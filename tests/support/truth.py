@@ -1,0 +1,97 @@
+"""Compare a mirror with the simulator's ground truth, table by table, column by column.
+
+The truth rows are API-shaped JSON; they are typed here in plain Python (independently of the
+SQL that lands data), following the warehouse contract, so a landing bug cannot hide itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from pipelines.source.catalog import FieldType, Table
+from pipelines.source.catalog_v1 import V1
+
+TRUTH_NAMES = {t.name: t.api_name for t in V1.tables}  # projects -> projects, unit_labels -> label_unit
+
+
+def _typed(ft: FieldType, v: Any) -> Any:
+    if v is None:
+        return None
+    if ft is FieldType.TEXT:
+        return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+    if isinstance(v, str) and not v.strip():
+        return None
+    try:
+        if ft is FieldType.BIGINT:
+            return int(float(v))
+        if ft is FieldType.BOOLEAN:
+            return v if isinstance(v, bool) else str(v).lower() in ("true", "1", "t")
+        if ft is FieldType.TIMESTAMP:
+            s = str(v)
+            if " +" in s:  # SQLite style
+                return datetime.strptime(s, "%Y-%m-%d %H:%M:%S.%f %z")
+            d = datetime.fromisoformat(s.replace("Z", "+00:00"))
+            return d if d.tzinfo else d.replace(tzinfo=UTC)
+        if ft is FieldType.UNIX_SECONDS:
+            return datetime.fromtimestamp(float(v), UTC)
+    except (ValueError, OverflowError):
+        return None
+    return v
+
+
+def truth_rows(sim: Any, table: Table) -> list[tuple]:
+    if table.name == "pick_lists":
+        (pick,) = sim.truth("pickList")
+        return sorted(
+            (name, i, v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
+            for name, values in pick.items() for i, v in enumerate(values)
+        )
+    rows = sim.truth(TRUTH_NAMES[table.name])
+    return sorted(tuple(_typed(f.type, r.get(f.api_name)) for f in table.fields) for r in rows)
+
+
+def mirror_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[tuple]:
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    return sorted(con.execute(f"SELECT {cols} FROM {V1.qualified(table.name)}").fetchall(),
+                  key=_sort_key)
+
+
+def _sort_key(row: tuple) -> tuple:
+    return tuple((x is None, x if x is not None else 0) for x in row)
+
+
+def diff(sim: Any, database: str, tables: list[str] | None = None, limit: int = 5) -> dict[str, str]:
+    """{table: description of the first differences}; empty when the mirror equals the truth."""
+    out: dict[str, str] = {}
+    con = duckdb.connect(str(database), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        for table in V1.tables:
+            if tables and table.name not in tables:
+                continue
+            want = sorted(truth_rows(sim, table), key=_sort_key)
+            got = mirror_rows(con, table)
+            if want != got:
+                key = len(table.primary_key)
+                w = {r[:1] if key == 1 else r[:2]: r for r in want}
+                g = {r[:1] if key == 1 else r[:2]: r for r in got}
+                missing = [k for k in w if k not in g][:limit]
+                extra = [k for k in g if k not in w][:limit]
+                changed = []
+                for k in w:
+                    if k in g and w[k] != g[k]:
+                        cols = [c for c, a, b in zip(table.columns, w[k], g[k], strict=True) if a != b]
+                        changed.append((k, {c: (w[k][table.columns.index(c)],
+                                                g[k][table.columns.index(c)]) for c in cols}))
+                        if len(changed) >= limit:
+                            break
+                dups = len(got) - len(g)
+                out[table.name] = (f"truth {len(want)} rows, mirror {len(got)} (duplicate keys: "
+                                   f"{dups}); missing {missing}; extra {extra}; changed {changed}")
+    finally:
+        con.close()
+    return out
