@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import orjson
@@ -29,6 +30,8 @@ class Simulator:
         self.seed, self.scale, self.host, self.port = seed, scale, host, port
         self.ledger: Ledger
         self.ledger, activity = build(seed, scale)
+        gc.collect()
+        gc.freeze()  # millions of stored rows: keep them out of every GC pass while serving
         self.state = State(self.ledger, activity, api_key)
         self.app = make_app(self.state)
         self._bg: Background | None = None

@@ -95,8 +95,8 @@ class Activity:
                 iid, iv = f.issuance(o.orgUid, pid, vint + k)
                 ops.append(("issuances", iid, iv))
                 share = n_units // n_iss + (1 if k < n_units % n_iss else 0)
-                if share and r.random() < 0.01:
-                    iid = None  # units without issuance
+                if share and (r.random() < 0.01 or not f.no_issuance_done):
+                    iid, f.no_issuance_done = None, True  # units without issuance
                 ops.extend(f.unit_blocks(o.orgUid, pid, iid, vint + k, share, ts))
         return ops
 
@@ -298,7 +298,7 @@ def build(seed: int = 0, scale: float = 1) -> tuple[Ledger, Activity]:
                           ("delete_projects", 1), ("delete_units", max(1, u // 500)),
                           ("remove_children", 1), ("edit_units", max(1, u // 200))):
             act._commit(o, getattr(act, "_" + kind)(o, cnt), f"{kind} x{cnt}", 86400)
-        act._commit(o, [], "no change", 3600)  # an empty generation -> NO CHANGE
+        ledger.commit(o, [], advance_s=3600)  # an empty generation -> NO CHANGE
     for t in ledger.db.tables.values():
         t.end_bulk()
     ledger.db.epoch += 1

@@ -95,6 +95,7 @@ class Factory:
         self.project_labels: dict[str, list[str]] = {}  # projectId -> label ids
         self.project_meta: dict[str, tuple[str, str, str]] = {}  # pid -> (prefix, projNo, country)
         self.published: list[dict] = []  # candidates for "same project, second org"
+        self.no_issuance_done = False
 
     # ---- primitives -------------------------------------------------------------------------
     def uuid(self) -> str:
@@ -126,7 +127,7 @@ class Factory:
         prefix = REG_PREFIX.get(registry, "REG")
         origin = str(self.project_no) if copy_of is None else copy_of["originProjectId"]
         country = self.pick("countries", 0.03, "country")
-        if r.random() < 0.1:
+        if r.random() < 0.1 or self.project_no % 7 == 3:
             name = r.choice(ODD_NAMES)
         else:
             name = f"{country} {r.choice(['Hydro', 'Wind', 'Cookstoves', 'REDD+', 'Landfill Gas', 'Mangrove', 'Solar', 'Biogas', 'Forest'])} Project {origin}"
@@ -211,7 +212,7 @@ class Factory:
                 "unitCount": r.randint(1000, 2_000_000), "id": eid, **base}))
         self.projects.setdefault(org, []).append(pid)
         self.project_meta[pid] = (prefix, origin, country)
-        if copy_of is None and r.random() < 0.03:
+        if copy_of is None and (r.random() < 0.03 or not self.published):
             self.published.append({"registryOfOrigin": registry, "originProjectId": origin})
         return ops, pid
 

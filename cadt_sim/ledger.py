@@ -59,6 +59,7 @@ class Org:
     gens: list[Generation] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
     audit_version: int = 0
+    audit_cache: dict[str, tuple[int, list[AuditEntry]]] = field(default_factory=dict)
     last_comment: str = ""
 
     def as_map_entry(self) -> dict:

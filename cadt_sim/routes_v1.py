@@ -191,9 +191,6 @@ def units(led: Ledger, q: Query) -> Response:
     return raw_json(b"[" + b",".join(items) + b"]")
 
 
-_AUDIT_CACHE: dict[tuple[str, str], tuple[int, list]] = {}
-
-
 def audit(led: Ledger, q: Query) -> Response:
     v, errs = validate(q, AUDIT_FIELDS, {"orgUid", "page", "limit"})
     if errs:
@@ -203,11 +200,11 @@ def audit(led: Ledger, q: Query) -> Response:
     if org is None:
         return raw_json(envelope(v["page"], 0, v["limit"], []))
     direction = v.get("order", "DESC")
-    key = (org.orgUid, direction)
-    hit = _AUDIT_CACHE.get(key)
+    hit = org.audit_cache.get(direction)
     if hit is None or hit[0] != org.audit_version:
+        # string sort key, ties keep insertion order (also for DESC, as observed)
         entries = sorted(org.audit, key=lambda e: e.gen.ts, reverse=direction == "DESC")
-        _AUDIT_CACHE[key] = hit = (org.audit_version, entries)
+        org.audit_cache[direction] = hit = (org.audit_version, entries)
     entries = hit[1]
     page = entries[offset:offset + limit] if limit else entries
     items = [dumps_body(render_audit(org, e)) for e in page]
