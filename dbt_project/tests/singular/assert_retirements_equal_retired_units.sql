@@ -1,0 +1,16 @@
+-- Reconciliation: fct_retirements holds every retired unit record, with its full unit_count.
+with units as (
+    select count(*) as records, coalesce(sum(unit_count), 0) as quantity
+    from {{ ref('stg_cadt_v1__units') }}
+    where unit_status = 'Retired'
+),
+
+retirements as (
+    select count(*) as records, coalesce(sum(quantity), 0) as quantity
+    from {{ ref('fct_retirements') }}
+)
+
+select units.records as unit_records, retirements.records as retirement_records,
+    units.quantity as unit_quantity, retirements.quantity as retirement_quantity
+from units cross join retirements
+where units.records <> retirements.records or units.quantity <> retirements.quantity
