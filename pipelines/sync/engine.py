@@ -310,7 +310,7 @@ class _Sync:
         target_gen, kept = _target(new, org.get("registryHash"), prev.generation, strict=True)
 
         await self.db.run(feed.build_events, CATALOG, batch, prev.generation, target_gen)
-        projects, units = await self.db.run(feed.refetch_keys)
+        projects, units = await self.db.run(feed.refetch_keys, batch)
         await asyncio.gather(
             fetch_by_keys(self.client, PROJECTS, org_uid, projects,
                           self._page_sink(batch, PROJECTS, 0)),
@@ -351,7 +351,7 @@ class _Sync:
                 else:
                     c = apply_batch(con, CATALOG, table, batch, self.sync_id,
                                     scope=_incremental_scope(table, b),
-                                    deleted=feed.deleted_keys_sql(name))
+                                    deleted=feed.deleted_keys_sql(batch, name))
                 counts[name] = c.as_tuple()
             audit = CATALOG.table("audit")
             window = f"generation > {int(after_gen)} AND generation <= {int(target_gen)}"
@@ -372,6 +372,7 @@ class _Sync:
             raise
         crashpoints.hit("after_commit")
         report.changes = {k: v for k, v in counts.items() if any(v)}
+        feed.drop_events(con, batch)
         clear_batch(con, CATALOG, batch)
 
     def _collect_unknown_fields(self, con: duckdb.DuckDBPyConnection, batch: str) -> None:

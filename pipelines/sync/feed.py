@@ -9,13 +9,18 @@ project) is rebuilt from the feed's own values.
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
 from pipelines.source.catalog import Catalog
 from pipelines.warehouse.landing import LandContext, _lit, land_records_sql, staging_name
 from pipelines.warehouse.schema import MIRROR_SCHEMA
 
-EVENTS = "_events"
+
+def events_table(batch: str) -> str:
+    """Per-batch name: orgs sync concurrently and their event sets must not collide."""
+    return "_events_" + hashlib.sha1(batch.encode()).hexdigest()[:16]
 
 
 def _table_case(catalog: Catalog) -> str:
@@ -39,7 +44,7 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
     audit = staging_name(catalog, catalog.table("audit"))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE {EVENTS} AS
+        CREATE OR REPLACE TEMP TABLE {events_table(batch)} AS
         WITH raw AS (
             SELECT {_table_case(catalog)} AS tbl, "table" AS audit_table, type, change,
                    created_at, generation, id
@@ -70,13 +75,14 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
     )
 
 
-def refetch_keys(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
+def refetch_keys(con: duckdb.DuckDBPyConnection, batch: str) -> tuple[list[str], list[str]]:
     """Projects and units to re-read because they or one of their children changed."""
+    events = events_table(batch)
     projects = con.execute(
         f"""
         SELECT DISTINCT p FROM (
             SELECT CASE WHEN tbl = 'projects' THEN k ELSE parent_project END AS p
-            FROM {EVENTS}
+            FROM {events}
             WHERE type = 'INSERT' AND tbl IN ('projects', 'project_locations', 'labels',
                   'issuances', 'co_benefits', 'related_projects', 'project_ratings', 'estimations')
         ) WHERE p IS NOT NULL ORDER BY p
@@ -86,7 +92,7 @@ def refetch_keys(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[str]]:
         f"""
         SELECT DISTINCT u FROM (
             SELECT CASE WHEN tbl = 'units' THEN k ELSE parent_unit END AS u
-            FROM {EVENTS} WHERE type = 'INSERT' AND tbl IN ('units', 'unit_labels')
+            FROM {events} WHERE type = 'INSERT' AND tbl IN ('units', 'unit_labels')
         ) WHERE u IS NOT NULL ORDER BY u
         """
     ).fetchall()
@@ -97,13 +103,14 @@ def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str)
     """Child rows whose last event is INSERT but which no re-read returned: rebuild them from
     the feed's value (the node keeps such rows, e.g. children of a deleted project)."""
     n = 0
+    events = events_table(batch)
     for table in catalog.tables:
         if not table.audit_names or table.endpoint:  # top-level tables: the API is the truth
             continue
         stg = staging_name(catalog, table)
         pk = table.key_columns[0]
         sql = (
-            f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb FROM {EVENTS} "
+            f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb FROM {events} "
             f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
             f"AND k NOT IN (SELECT {pk} FROM {stg} WHERE _batch = ? AND {pk} IS NOT NULL)"
         )
@@ -115,8 +122,13 @@ def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str)
     return n
 
 
-def deleted_keys_sql(table_name: str) -> str:
-    return f"SELECT k FROM {EVENTS} WHERE tbl = {_lit(table_name)} AND type = 'DELETE'"
+def deleted_keys_sql(batch: str, table_name: str) -> str:
+    return (f"SELECT k FROM {events_table(batch)} "
+            f"WHERE tbl = {_lit(table_name)} AND type = 'DELETE'")
+
+
+def drop_events(con: duckdb.DuckDBPyConnection, batch: str) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {events_table(batch)}")
 
 
 def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
@@ -146,7 +158,7 @@ def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: s
         SELECT ?, now(), ?, ?, tbl, id::VARCHAR,
                CASE WHEN TRY_CAST(change AS JSON) IS NULL THEN 'audit change is not valid JSON'
                     ELSE 'audit change has no primary key' END, change
-        FROM {EVENTS} WHERE k IS NULL
+        FROM {events_table(batch)} WHERE k IS NULL
         """,
         [sync_id, catalog.version, org_uid],
     ).fetchone()[0]
