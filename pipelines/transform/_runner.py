@@ -25,15 +25,17 @@ def dbt_env(database: str | os.PathLike[str]) -> dict[str, str]:
     return env
 
 
-def dbt_args(args: Sequence[str]) -> list[str]:
-    """`args` with the project and profiles directories appended (both are dbt_project/)."""
-    return [
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
-    ]
+def dbt_args(args: Sequence[str], target_path: str | os.PathLike[str] | None = None) -> list[str]:
+    """`args` with the project and profiles directories appended (both are dbt_project/).
+
+    `target_path` moves dbt's target/ (manifest, compiled SQL) and logs elsewhere, so that
+    concurrent runs (tests, several warehouses) do not share dbt_project/target.
+    """
+    extra = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if target_path is not None:
+        target = Path(target_path).resolve()
+        extra += ["--target-path", str(target), "--log-path", str(target / "logs")]
+    return [*args, *extra]
 
 
 def run_dbt(
@@ -41,13 +43,15 @@ def run_dbt(
     database: str | os.PathLike[str],
     *,
     capture: bool = False,
+    target_path: str | os.PathLike[str] | None = None,
 ) -> int:
     """Run `dbt <args>` against the DuckDB file `database`; return dbt's exit code.
 
     dbt exits 0 on success, 1 when a model or test failed, 2 on an error before running.
     With `capture=True` the output is collected and printed only when dbt fails.
+    `target_path`: see `dbt_args`.
     """
-    cmd = [dbt_executable(), *dbt_args(args)]
+    cmd = [dbt_executable(), *dbt_args(args, target_path)]
     if not capture:
         return subprocess.run(cmd, env=dbt_env(database), check=False).returncode
     proc = subprocess.run(cmd, env=dbt_env(database), check=False, capture_output=True, text=True)
@@ -57,9 +61,14 @@ def run_dbt(
     return proc.returncode
 
 
-def build(database: str | os.PathLike[str], *, select: str | None = None) -> int:
+def build(
+    database: str | os.PathLike[str],
+    *,
+    select: str | None = None,
+    target_path: str | os.PathLike[str] | None = None,
+) -> int:
     """`dbt build` (seeds, models, tests) over `database`; non-zero when anything failed."""
     args = ["build"]
     if select:
         args += ["--select", select]
-    return run_dbt(args, database)
+    return run_dbt(args, database, target_path=target_path)

@@ -26,8 +26,12 @@ def _q(text: str) -> str:
 
 
 def sources_yaml_path(catalog: Catalog) -> Path:
-    return DBT_PROJECT_DIR / "models" / "staging" / f"cadt_{catalog.version}" / (
-        f"_cadt_{catalog.version}__sources.yml"
+    return (
+        DBT_PROJECT_DIR
+        / "models"
+        / "staging"
+        / f"cadt_{catalog.version}"
+        / (f"_cadt_{catalog.version}__sources.yml")
     )
 
 
@@ -62,10 +66,11 @@ def render_sources_yaml(catalog: Catalog) -> str:
         keys = ", ".join(table.key_columns)
         lines += [
             f"      - name: {table.name}",
-            "        description: " + _q(f"{table.description} Key: {keys}. API name: {table.api_name}."),
+            "        description: "
+            + _q(f"{table.description} Key: {keys}. API name: {table.api_name}."),
             "        meta:",
             "          dagster:",
-            f"            asset_key: [\"{name}\", \"{table.name}\"]",
+            f'            asset_key: ["{name}", "{table.name}"]',
             "        columns:",
         ]
         for f in table.fields:

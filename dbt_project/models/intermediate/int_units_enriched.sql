@@ -22,6 +22,17 @@ countries as (
     select * from {{ ref('country_codes') }}
 ),
 
+-- first matched location per project id, also for projects that were deleted (their
+-- locations stay behind as orphans)
+primary_locations as (
+    select
+        warehouse_project_id,
+        first(country_iso3 order by created_at nulls last, project_location_id) as country_iso3
+    from locations
+    where country_iso3 is not null
+    group by warehouse_project_id
+),
+
 unit_label_flags as (
     select
         unit_labels.warehouse_unit_id,
@@ -48,10 +59,10 @@ select
     projects.project_name,
     projects.developer_key,
     projects.covered_by_ndc,
-    coalesce(locations.country_iso3, projects.primary_host_country_iso3) as host_country_iso3,
+    coalesce(locations.country_iso3, primary_locations.country_iso3) as host_country_iso3,
     case
         when locations.country_iso3 is not null then 'unit_project_location'
-        when projects.primary_host_country_iso3 is not null then 'project_primary_location'
+        when primary_locations.country_iso3 is not null then 'project_primary_location'
     end as host_country_source,
     units.unit_owner,
     units.owner_country_raw,
@@ -88,5 +99,7 @@ from units
 left join issuances on issuances.issuance_id = units.issuance_id
 left join projects on projects.warehouse_project_id = issuances.warehouse_project_id
 left join locations on locations.project_location_id = units.project_location_id
+left join primary_locations
+    on primary_locations.warehouse_project_id = issuances.warehouse_project_id
 left join countries as owner_country on owner_country.country_key = units.owner_country_key
 left join unit_label_flags on unit_label_flags.warehouse_unit_id = units.warehouse_unit_id

@@ -18,6 +18,8 @@ select
     coalesce(cast(sum(quantity) filter (where ca_status = 'Completed') as bigint), 0) as quantity_ca_completed,
     coalesce(cast(sum(quantity) filter (where has_authorization) as bigint), 0) as quantity_authorized,
     coalesce(cast(sum(quantity) filter (where has_approval) as bigint), 0) as quantity_approved,
+    coalesce(cast(sum(quantity) filter (where project_has_authorization_label) as bigint), 0)
+        as quantity_in_authorized_projects,
     coalesce(cast(sum(quantity) filter (where is_exported) as bigint), 0) as quantity_exported,
     coalesce(cast(sum(quantity) filter (where is_pending_export) as bigint), 0) as quantity_pending_export,
     coalesce(cast(sum(quantity) filter (where unit_status = 'Retired') as bigint), 0) as quantity_retired,

@@ -24,10 +24,10 @@ select
         when 'not applicable' then 'Not Applicable'
         else case when corresponding_adjustment_status is null then 'Missing' else 'Other' end
     end as ca_status,
-    unit_has_authorization_label or project_has_authorization_label as has_authorization,
-    unit_has_approval_label or project_has_approval_label as has_approval,
-    unit_has_authorization_label,
-    unit_has_approval_label,
+    unit_has_authorization_label as has_authorization,
+    unit_has_approval_label as has_approval,
+    project_has_authorization_label,
+    project_has_approval_label,
     unit_has_qualification_label,
     unit_has_endorsement_label,
     label_types as unit_label_types,

@@ -1,0 +1,87 @@
+"""dagster-dbt wiring: the dbt models as assets downstream of the raw `cadt_v1/<table>` assets.
+
+- `CadtDbtTranslator`: dbt sources `cadt_v1.<table>` -> asset key `["cadt_v1", "<table>"]` (the
+  keys the sync's raw assets use); models -> `[<schema>, <model>]`, grouped by folder
+  (`staging_cadt_v1`, `intermediate`, `marts`). dbt tests become asset checks.
+- `build_dbt_assets()`: the `@dbt_assets` definition (needs a manifest: `prepare_manifest()`).
+- `dbt_resource(database)`: the `DbtCliResource` pointing at dbt_project/ with CADT_MIRROR_DB set.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from ._paths import DBT_PROJECT_DIR, DEFAULT_DATABASE
+from ._runner import dbt_env, dbt_executable, run_dbt
+
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+class CadtDbtTranslator(DagsterDbtTranslator):
+    """Keys and groups for the CADT dbt project."""
+
+    def __init__(self) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("schema") or "main"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return dbt_resource_props["source_name"]
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn") or []
+        # fqn = [project, folder..., model]; group = folders joined by "_"
+        folders = fqn[1:-1]
+        return "_".join(folders) if folders else "dbt"
+
+
+def prepare_manifest(
+    database: str | os.PathLike[str] | None = None, *, force: bool = False
+) -> Path:
+    """Make sure target/manifest.json exists (runs `dbt parse` when it is missing or `force`)."""
+    if force or not MANIFEST_PATH.exists():
+        code = run_dbt(["parse", "--quiet"], database or DEFAULT_DATABASE, capture=True)
+        if code != 0 or not MANIFEST_PATH.exists():
+            raise RuntimeError(f"dbt parse failed (exit {code}); no manifest at {MANIFEST_PATH}")
+    return MANIFEST_PATH
+
+
+def dbt_resource(database: str | os.PathLike[str] | None = None) -> DbtCliResource:
+    """A DbtCliResource for dbt_project/ (profiles inside it). `CADT_MIRROR_DB` is exported so
+    the profile reads `database` (default: the repository's data/cadt.duckdb)."""
+    os.environ["CADT_MIRROR_DB"] = dbt_env(database or DEFAULT_DATABASE)["CADT_MIRROR_DB"]
+    return DbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR),
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(),
+    )
+
+
+def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
+    """The dbt project as one multi-asset; `dbt build` runs models, seeds and tests (checks)."""
+    manifest_path = manifest or prepare_manifest()
+
+    @dbt_assets(
+        manifest=manifest_path,
+        dagster_dbt_translator=CadtDbtTranslator(),
+        name="cadt_dbt_models",
+    )
+    def cadt_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return cadt_dbt_models
