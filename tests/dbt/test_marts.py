@@ -1,0 +1,122 @@
+"""`dbt build` over the hand-written warehouse (tests/dbt/warehouse.py): the mart numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("dbt")
+
+
+def test_issuances_count_every_unit_record_once(query):
+    rows = query(
+        "select issuance_id, project_exists, quantity_issued, quantity_retired "
+        "from marts.fct_issuances order by issuance_id"
+    )
+    assert rows == [
+        ("I1", True, 1100, 500),  # split 600 + 400, plus U2 100
+        ("I2", True, 300, 300),
+        ("I3", False, 50, 0),  # project P3 deleted, issuance and unit left behind
+        ("I4", True, 100, 0),
+    ]
+
+
+def test_retired_at_follows_the_audit_with_fallback(query):
+    rows = query(
+        "select warehouse_unit_id, quantity, strftime(retired_at, '%Y-%m-%d'), retired_at_source "
+        "from marts.fct_retirements order by warehouse_unit_id"
+    )
+    assert rows == [
+        ("U1b", 400, "2024-03-01", "audit_history"),  # retired after the split
+        ("U2", 100, "2024-04-01", "audit_history"),  # retired, un-retired, retired again
+        ("U6", 300, "2023-09-09", "record_created_at"),  # no history: createdAt lower bound
+    ]
+
+
+def test_status_events_include_split_and_delete(query):
+    rows = query(
+        "select warehouse_unit_id, generation, event_type, from_status, to_status, "
+        "split_parent_unit_id from marts.fct_unit_status_events "
+        "where warehouse_unit_id in ('U1', 'U1b', 'U4') order by generation, warehouse_unit_id"
+    )
+    assert rows == [
+        ("U1", 1, "created", None, "Held", None),
+        ("U4", 1, "created", None, "Held", None),
+        ("U1", 2, "split", "Held", "Held", None),
+        ("U1b", 2, "split_off", "Held", "Held", "U1"),
+        ("U1b", 3, "status_change", "Held", "Retired", None),
+        ("U4", 3, "deleted", "Held", None, None),
+    ]
+
+
+def test_balances_add_up_to_all_unit_records(query):
+    [(total, records)] = query(
+        "select sum(quantity), sum(unit_record_count) from marts.fct_credit_balances"
+    )
+    assert (total, records) == (1570, 7)
+    [(no_project,)] = query(
+        "select sum(quantity) from marts.fct_credit_balances where warehouse_project_id is null"
+    )
+    assert no_project == 20  # U3 has no issuance
+
+
+def test_dim_projects_totals_and_flags(query):
+    rows = query(
+        "select warehouse_project_id, quantity_issued, quantity_retired, quantity_outstanding, "
+        "current_registry, registry_of_origin, host_country_iso3_list, "
+        "double_counting_candidate_count from marts.dim_projects order by 1"
+    )
+    assert rows == [
+        ("P1", 1100, 500, 600, "Verra", "Verra", "BRA", 2),
+        ("P2", 300, 300, 0, "Gold Standard", "Verra", "BRA", 1),
+        ("P4", 100, 0, 100, "Verra", "Verra", "KEN", 1),
+    ]
+
+
+def test_double_counting_rules_each_give_one_row_per_pair(query):
+    rows = query(
+        "select rule, project_a_id, project_b_id from marts.mart_double_counting_candidates "
+        "order by rule"
+    )
+    assert rows == [
+        ("cadt_sector_country_issuance_overlap", "P1", "P2"),
+        ("overlapping_serial_range", "P1", "P4"),
+        ("same_name_and_country", "P1", "P2"),
+        ("same_origin_project", "P1", "P2"),
+    ]
+
+
+def test_developer_names_are_grouped(query):
+    rows = query(
+        "select developer_key, project_count, registry_count, quantity_issued "
+        "from marts.mart_developer_portfolio order by developer_key"
+    )
+    assert rows == [("green dev", 2, 2, 1400), ("windco", 1, 1, 100)]
+
+
+def test_article6_by_country(query):
+    rows = query(
+        "select host_country_iso3, vintage_year, quantity_total, quantity_ca_committed, "
+        "quantity_authorized, quantity_retired from marts.mart_article6_by_country "
+        "order by 1 nulls last, 2"
+    )
+    assert rows == [
+        ("BRA", 2020, 1300, 0, 0, 700),
+        ("BRA", 2021, 100, 100, 100, 100),
+        ("KEN", 2020, 100, 0, 0, 0),
+        ("PER", 2019, 50, 0, 0, 0),  # the deleted project's location still places U5
+        (None, 2019, 20, 0, 0, 0),  # U3: no issuance, no host country
+    ]
+
+
+def test_unmatched_country_names_are_reported(query):
+    assert query("select source_column, country_raw from marts.mart_unmatched_country_names") == [
+        ("project_locations.country", "Brasil")
+    ]
+
+
+def test_canonical_status_keeps_the_raw_value(query):
+    rows = query(
+        "select unit_status_raw, unit_status from staging.stg_cadt_v1__units "
+        "where warehouse_unit_id in ('U3', 'U6') order by warehouse_unit_id"
+    )
+    assert rows == [("For Sale", "Held"), ("retired", "Retired")]
