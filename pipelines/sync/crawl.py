@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import string
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,7 @@ async def crawl_keyset(
     total = len(first.records)
     if len(first.records) < page_size:
         return total
-    last = _last_key(first.records, pk)
+    last = _last_key(first.records, pk, "")
     ranges = _ranges(last, min(client.concurrency, max(1, first.page_count - 1)))
 
     async def stream(lo: str, hi: str | None) -> int:
@@ -111,28 +112,49 @@ async def crawl_keyset(
         after = lo
         while True:
             page = await get_page(client, table.endpoint, [*base, ("filter", f"{pk}:{after}:gt")])
-            keys = [r.get(pk) if isinstance(r, dict) else None for r in page.records]
-            keep = len(keys)
+            keys = _plausible_keys(page.records, pk)
+            keep = len(page.records)
             if hi is not None:
-                keep = next((i for i, k in enumerate(keys) if isinstance(k, str) and k >= hi),
-                            len(keys))
+                keep = next((i for i, k in enumerate(keys) if k is not None and k >= hi),
+                            len(page.records))
             await sink(page.body, keep)
             n += keep
             if on_page:
                 on_page(keep)
-            if len(keys) < page_size or keep < len(keys):
+            if len(page.records) < page_size or keep < len(page.records):
                 return n
-            after = _last_key(page.records, pk)
+            after = _last_key(page.records, pk, after)
 
     counts = await asyncio.gather(*(stream(lo, hi) for lo, hi in ranges))
     return total + sum(counts)
 
 
-def _last_key(records: list[Any], pk: str) -> str:
-    for r in reversed(records):
-        if isinstance(r, dict) and isinstance(r.get(pk), str) and r[pk]:
-            return r[pk]
-    raise MalformedPage(f"a full page without any usable {pk}: cannot continue the keyset")
+def _plausible_keys(records: list[Any], pk: str) -> list[str | None]:
+    """The page's keys, with values that cannot be real keys (a corrupted record) as None.
+
+    The server sorts by the real key; a malformed copy of one record must neither end a range
+    early nor send the keyset somewhere else. Real keys share one length (UUIDs) and increase.
+    """
+    raw = [r.get(pk) if isinstance(r, dict) else None for r in records]
+    lengths = Counter(len(k) for k in raw if isinstance(k, str) and k)
+    if not lengths:
+        return [None] * len(raw)
+    length = lengths.most_common(1)[0][0]
+    out: list[str | None] = []
+    best = ""
+    for k in raw:
+        ok = isinstance(k, str) and len(k) == length and k > best
+        out.append(k if ok else None)
+        if ok:
+            best = k
+    return out
+
+
+def _last_key(records: list[Any], pk: str, after: str) -> str:
+    keys = [k for k in _plausible_keys(records, pk) if k is not None and k > after]
+    if not keys:
+        raise MalformedPage(f"a full page without any usable {pk}: cannot continue the keyset")
+    return keys[-1]
 
 
 async def fetch_by_keys(

@@ -39,6 +39,7 @@ CATALOG = V1
 ORGS_PATH = "/v1/organizations"
 PICKLIST_PATH = "/v1/governance/meta/pickList"
 UNIT_PRIO = 10  # labels/issuances seen under a project win over the copy nested in a unit
+COUNT_MISMATCH = "count_mismatch"  # state mode that forces the next sync to re-snapshot
 
 
 class FeedUntrusted(Exception):
@@ -65,6 +66,7 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
             async with CadtClient(
                 settings.api_url, settings.api_key, concurrency=settings.concurrency,
                 timeout=settings.timeout, max_retries=settings.max_retries,
+                backoff_base=settings.backoff_base,
             ) as client:
                 try:
                     async with Lander(db, CATALOG) as lander:
@@ -139,6 +141,7 @@ class _Sync:
             if org_uid not in org_map and (not self.s.orgs or org_uid in self.s.orgs):
                 tasks.append(self._remove(org_uid))
         self.report.orgs = list(await asyncio.gather(*tasks))
+        await self._check_counts(org_map)
         if use_etag and all(o.mode != "failed" for o in self.report.orgs):
             await self.db.run(st.set_etag, ORGS_PATH, resp.etag)
 
@@ -195,7 +198,9 @@ class _Sync:
         batch = f"{self.sync_id}/{org_uid}"
         try:
             if prev is not None and not self.s.full_refresh:
-                if org.get("registryId") != prev.registry_id:
+                if prev.mode == COUNT_MISMATCH:
+                    reason = "source and mirror counts differed after the last snapshot"
+                elif org.get("registryId") != prev.registry_id:
                     reason = "registryId changed"
                 elif org.get("registryHash") == prev.registry_hash and not (
                         self._verify_due(prev) and await self._tail_moved(org_uid, prev)):
@@ -221,6 +226,43 @@ class _Sync:
             log.error("org %s failed: %s", org_uid, report.reason)
             await self.db.run(clear_batch, CATALOG, batch)
         return report
+
+    async def _check_counts(self, org_map: dict[str, dict[str, Any]]) -> None:
+        """After snapshots, compare per-org project/unit counts with the source (limit=1 gives
+        the count as pageCount). A mismatch while the org did not move means rows were lost
+        (e.g. unreadable records): re-snapshot once, then flag the org for the next sync."""
+        snapshots = [o for o in self.report.orgs if o.mode == "snapshot"]
+        if not snapshots:
+            return
+        fresh = _org_map((await self.client.get(ORGS_PATH)).data)
+        for o in snapshots:
+            for attempt in (1, 2):
+                org = fresh.get(o.org_uid)
+                if org is None or org.get("registryHash") != o.registry_hash:
+                    break  # the source moved on: the next incremental sync replays that
+                problems = await self._count_problems(o.org_uid)
+                if not problems:
+                    break
+                note = "count check: " + ", ".join(problems)
+                log.warning("%s: %s", o.name or o.org_uid, note)
+                if attempt == 1:
+                    batch = f"{self.sync_id}/{o.org_uid}/recount"
+                    await self._snapshot(o.org_uid, org, batch, o)
+                    o.reason = f"{o.reason}; {note}; re-snapshotted"
+                else:
+                    o.reason = f"{o.reason}; {note} again"
+                    await self.db.run(_flag_state, o.org_uid)
+
+    async def _count_problems(self, org_uid: str) -> list[str]:
+        problems = []
+        for table in (PROJECTS, UNITS):
+            assert table.endpoint
+            page = await get_page(self.client, table.endpoint,
+                                  [("page", 1), ("limit", 1), ("orgUid", org_uid)])
+            mine = await self.db.run(_count_rows, table.name, org_uid)
+            if page.page_count != mine:
+                problems.append(f"{table.name} source {page.page_count} mirror {mine}")
+        return problems
 
     def _verify_due(self, prev: st.OrgState) -> bool:
         if self.s.verify or prev.verified_at is None:
@@ -284,8 +326,9 @@ class _Sync:
         await asyncio.gather(crawl(PROJECTS, 0), crawl(UNITS, UNIT_PRIO))
         report.mode = "snapshot"
         report.generation_to = target_gen
+        report.registry_hash = _hash_of(kept, org)
         last = kept[-1] if kept else None
-        new_state = st.OrgState(org_uid, org.get("registryId"), _hash_of(kept, org), target_gen,
+        new_state = st.OrgState(org_uid, org.get("registryId"), report.registry_hash, target_gen,
                                 len(kept), last.id if last else None, sync_id=self.sync_id,
                                 mode="snapshot")
         await self.db.run(self._commit, batch, org_uid, -1, target_gen, new_state, report, True)
@@ -408,6 +451,16 @@ class _Sync:
         changes = await self.db.run(remove)
         self.progress.log(f"{org_uid}: removed from the source, its rows deleted")
         return OrgReport(org_uid, None, "removed", changes=changes)
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, table: str, org_uid: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {CATALOG.qualified(table)} WHERE org_uid = ?",
+                       [org_uid]).fetchall()[0][0]
+
+
+def _flag_state(con: duckdb.DuckDBPyConnection, org_uid: str) -> None:
+    con.execute(f"UPDATE {st.STATE} SET mode = ? WHERE catalog_version = ? AND org_uid = ?",
+                [COUNT_MISMATCH, CATALOG.version, org_uid])
 
 
 def _incremental_scope(table: Table, batch_lit: str) -> str | None:

@@ -23,6 +23,7 @@ class SyncSettings:
     orgs: tuple[str, ...] = ()  # empty = all organizations
     timeout: float = 60.0
     max_retries: int = 8
+    backoff_base: float = 0.2  # seconds; doubles per retry (full jitter), capped at 20 s
     # An audit reset re-creates identical history under new ids without moving registryHash;
     # the one-request tail check that notices it runs per org when due (or always with verify).
     verify: bool = False
@@ -53,6 +54,7 @@ class OrgReport:
     quarantined: int = 0
     reason: str | None = None  # why a snapshot was needed, or the failure
     unknown_audit_tables: list[str] = field(default_factory=list)
+    registry_hash: str | None = None  # the root the org's rows now correspond to
 
     @property
     def total_changes(self) -> int:
