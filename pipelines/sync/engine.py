@@ -464,13 +464,17 @@ def _flag_state(con: duckdb.DuckDBPyConnection, org_uid: str) -> None:
 
 
 def _incremental_scope(table: Table, batch_lit: str) -> str | None:
-    """Existing rows a re-read parent fully describes (children missing from it are gone)."""
-    parent = {"warehouseProjectId": PROJECTS, "warehouseUnitId": UNITS}.get(table.parent_key or "")
-    if parent is None:
+    """Existing rows a re-read project fully describes (children missing from it are gone).
+
+    Only project children: the API nests them by `warehouseProjectId`, so a re-read project shows
+    all of them. A unit's `label_unit` rows are shown only while their label exists, so a re-read
+    unit does not prove a missing one was deleted; those follow the feed's DELETE events only.
+    """
+    if table.parent_key != "warehouseProjectId":
         return None
-    col = parent.key_columns[0]
-    return (f"t.{col} IN (SELECT {col} FROM {staging_name(CATALOG, parent)} "
-            f"WHERE _batch = {batch_lit} AND {col} IS NOT NULL)")
+    col = PROJECTS.key_columns[0]
+    return (f"t.{col} IN (SELECT {col} FROM {staging_name(CATALOG, PROJECTS)} "
+            f"WHERE _batch = {batch_lit} AND _source = 'api' AND {col} IS NOT NULL)")
 
 
 def _org_map(data: Any) -> dict[str, dict[str, Any]]:
