@@ -32,6 +32,7 @@ from pipelines.warehouse import state as st
 from pipelines.warehouse.db import connect
 from pipelines.warehouse.landing import _lit, clear_batch, reset_staging, staging_name
 from pipelines.warehouse.merge import apply_batch, quarantine_batch
+from pipelines.warehouse.publish import publish, serving_path
 from pipelines.warehouse.schema import ensure_schema
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,11 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
         changed = sum(1 for o in report.orgs if o.mode not in ("unchanged",))
         await db.run(st.finish_run, sync_id, report.status, report.error, report.requests,
                      report.bytes, changed, _summary(report))
+        moved = changed or report.pick_lists != "unchanged"
+        if settings.publish and report.status == "success" and (
+                moved or not serving_path(settings.database).exists()):
+            target = await db.run(publish, settings.database)
+            report.published_to = str(target)
     finally:
         db.close()
         con.close()

@@ -27,6 +27,7 @@ class SyncSettings:
     # An audit reset re-creates identical history under new ids without moving registryHash;
     # the one-request tail check that notices it runs per org when due (or always with verify).
     verify: bool = False
+    publish: bool = True  # refresh the read-only serving copy after a successful sync
     verify_every_hours: float = 24.0
 
     @classmethod
@@ -74,6 +75,7 @@ class SyncReport:
     retries: int = 0
     orgs: list[OrgReport] = field(default_factory=list)
     pick_lists: str = "unchanged"
+    published_to: str | None = None
     unknown_fields: dict[str, list[str]] = field(default_factory=dict)
 
     @property
