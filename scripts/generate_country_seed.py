@@ -42,6 +42,7 @@ ALIASES: dict[str, str] = {
     "Iran": "IRN",
     "Ivory Coast": "CIV",
     "Korea": "KOR",
+    "Lao PDR": "LAO",
     "Laos": "LAO",
     "Macedonia": "MKD",
     "Micronesia": "FSM",
@@ -68,6 +69,13 @@ ALIASES: dict[str, str] = {
     "Vatican": "VAT",
     "Venezuela": "VEN",
     "Vietnam": "VNM",
+    "Kyrgyzstan": "KGZ",
+    "Slovakia": "SVK",
+    "The Bahamas": "BHS",
+    "Holland": "NLD",
+    "Great Britain": "GBR",
+    "Britain": "GBR",
+    "Hong Kong SAR": "HKG",
 }
 
 # Lower number wins when two sources produce the same key.
