@@ -35,13 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if not args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     console = Console(stderr=False)
+    errors = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.func(args, console) or 0)
     except WarehouseBusyError as e:
-        console.print(f"[red]error:[/red] {e}")
+        errors.print(f"[red]error:[/red] {e}")
         return EXIT_BUSY
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted: the warehouse keeps its last committed state[/yellow]")
+        errors.print("[yellow]interrupted: the warehouse keeps its last committed state[/yellow]")
         return 130
 
 
@@ -136,7 +137,7 @@ def print_report(report: SyncReport, console: Console) -> None:
         console.print("[yellow]fields the catalogue does not know (kept in _extra):[/yellow] "
                       + "; ".join(f"{t}: {', '.join(f)}" for t, f in report.unknown_fields.items()))
     if report.error:
-        console.print(f"[red]error:[/red] {report.error}")
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {report.error}")
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
