@@ -120,3 +120,11 @@ def test_canonical_status_keeps_the_raw_value(query):
         "where warehouse_unit_id in ('U3', 'U6') order by warehouse_unit_id"
     )
     assert rows == [("For Sale", "Held"), ("retired", "Retired")]
+
+
+def test_deleted_units_keep_their_project_in_the_history(query):
+    rows = query(
+        "select warehouse_project_id, unit_exists from marts.fct_unit_status_events "
+        "where warehouse_unit_id = 'U4' and event_type = 'deleted'"
+    )
+    assert rows == [("P1", False)]

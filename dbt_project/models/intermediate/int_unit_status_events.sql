@@ -95,6 +95,7 @@ audit_events as (
             as unit_count_before,
         case when c.event_type = 'deleted' then 0 else c.unit_count end as unit_count_after,
         m.parent_unit_id as split_parent_unit_id,
+        c.issuance_id,
         'audit' as event_source
     from classified as c
     left join created_matched as m
@@ -113,7 +114,7 @@ last_versions as (
 ),
 
 current_units as (
-    select org_uid, warehouse_unit_id, unit_status, unit_status_raw, unit_count, created_at
+    select org_uid, warehouse_unit_id, issuance_id, unit_status, unit_status_raw, unit_count
     from {{ ref('stg_cadt_v1__units') }}
 ),
 
@@ -131,6 +132,7 @@ observed_events as (
         case when v.is_deleted then 0 else coalesce(v.unit_count, 0) end as unit_count_before,
         u.unit_count as unit_count_after,
         cast(null as varchar) as split_parent_unit_id,
+        u.issuance_id,
         'current_state' as event_source
     from current_units as u
     left join last_versions as v

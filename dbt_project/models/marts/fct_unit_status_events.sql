@@ -3,15 +3,21 @@ with events as (
 ),
 
 units as (
-    select warehouse_unit_id, org_uid, warehouse_project_id, vintage_year, unit_type
+    select warehouse_unit_id, org_uid
     from {{ ref('int_units_enriched') }}
+),
+
+issuances as (
+    select issuance_id, warehouse_project_id
+    from {{ ref('stg_cadt_v1__issuances') }}
 )
 
 select
     events.event_id,
     events.org_uid,
     events.warehouse_unit_id,
-    units.warehouse_project_id,
+    events.issuance_id,
+    issuances.warehouse_project_id,
     units.warehouse_unit_id is not null as unit_exists,
     events.generation,
     events.event_at,
@@ -27,3 +33,4 @@ select
 from events
 left join units
     on units.warehouse_unit_id = events.warehouse_unit_id and units.org_uid = events.org_uid
+left join issuances on issuances.issuance_id = events.issuance_id
