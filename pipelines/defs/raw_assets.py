@@ -4,7 +4,6 @@ The assets are produced by exactly the code `cadt-mirror sync` runs; each carrie
 the run: rows now in the table, rows inserted/updated/deleted, requests, generations.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator
 

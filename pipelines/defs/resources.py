@@ -4,7 +4,6 @@ Both read the environment through `EnvVar` when the variable is set, so the API 
 Dagster's UI and event log only as the name `CADT_API_KEY`, never as its value.
 """
 
-from __future__ import annotations
 
 import os
 
