@@ -7,9 +7,9 @@ from dagster import AssetKey, DagsterInstance, EnvVar, materialize
 from dagster._serdes import serialize_value
 
 from cadt_sim import Simulator
+from pipelines.definitions import defs
 from pipelines.defs.raw_assets import cadt_v1_sync
 from pipelines.defs.resources import CadtApiResource, WarehouseResource
-from pipelines.definitions import defs
 from tests.support.truth import diff
 
 KEY = "dagster-k3y-never-in-events"
@@ -35,15 +35,15 @@ def test_materialize_raw_assets_twice_and_key_stays_out_of_events(tmp_path, monk
         instance = DagsterInstance.ephemeral()
         first = materialize([cadt_v1_sync], resources=resources, instance=instance)
         assert first.success
-        units = [m for m in first.asset_materializations_for_node("cadt_v1_sync")
-                 if m.asset_key == AssetKey(["cadt_v1", "units"])][0]
+        units = next(m for m in first.asset_materializations_for_node("cadt_v1_sync")
+                     if m.asset_key == AssetKey(["cadt_v1", "units"]))
         assert units.metadata["rows"].value == len(sim.truth("units"))
         assert units.metadata["inserted"].value == len(sim.truth("units"))
         sim.activity("retire", count=3)
         second = materialize([cadt_v1_sync], resources=resources, instance=instance)
         assert second.success
-        units = [m for m in second.asset_materializations_for_node("cadt_v1_sync")
-                 if m.asset_key == AssetKey(["cadt_v1", "units"])][0]
+        units = next(m for m in second.asset_materializations_for_node("cadt_v1_sync")
+                     if m.asset_key == AssetKey(["cadt_v1", "units"]))
         assert units.metadata["updated"].value == 3
         assert diff(sim, db) == {}
         logs = instance.all_logs(first.run_id) + instance.all_logs(second.run_id)

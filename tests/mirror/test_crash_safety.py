@@ -26,7 +26,7 @@ INCREMENTAL_POINTS = ["response:3", "page_landed:2", "before_commit:1", "mid_com
                       "mid_commit:13", "after_commit:1"]
 
 
-def _killed_sync(settings, point: str) -> int:  # noqa: ANN001
+def _killed_sync(settings, point: str) -> int:
     env = {**os.environ, "CADT_MIRROR_CRASH_AT": point}
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "sync", "--quiet", "--api-url", settings.api_url,
@@ -36,7 +36,7 @@ def _killed_sync(settings, point: str) -> int:  # noqa: ANN001
     return proc.returncode
 
 
-def _assert_consistent(settings) -> None:  # noqa: ANN001
+def _assert_consistent(settings) -> None:
     """Whatever the kill left must open cleanly and hold each org at one generation."""
     con = duckdb.connect(str(settings.database), read_only=True)
     try:

@@ -12,7 +12,7 @@ from pipelines.sync import run_sync
 from tests.support.truth import diff
 
 
-def _checksums(db) -> dict[str, tuple]:  # noqa: ANN001
+def _checksums(db) -> dict[str, tuple]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return {t.name: con.execute(

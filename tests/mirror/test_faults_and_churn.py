@@ -21,7 +21,7 @@ TRANSPORT = [
 
 
 @pytest.fixture
-def fast_retry(settings):  # noqa: ANN001, ANN201
+def fast_retry(settings):
     return replace(settings, backoff_base=0.01, max_retries=12)
 
 

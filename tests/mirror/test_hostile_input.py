@@ -27,7 +27,7 @@ SQLISH = "'); DROP TABLE cadt_v1.units; --"
 
 
 @pytest.fixture
-def con():  # noqa: ANN201
+def con():
     c = duckdb.connect()
     c.execute("SET TimeZone = 'UTC'")
     ensure_schema(c, V1)
@@ -36,7 +36,7 @@ def con():  # noqa: ANN201
     c.close()
 
 
-def _land(con, records: list, table: str = "units") -> None:  # noqa: ANN001
+def _land(con, records: list, table: str = "units") -> None:
     body = json.dumps({"page": 1, "pageCount": 1, "data": records}).encode()
     landing.append_page(con, "b", table, 1, len(records), body)
     landing.explode_pages(con, V1, V1.table(table), "b", table)
@@ -54,7 +54,7 @@ def _unit(**overrides: object) -> dict:
     return u
 
 
-def _quarantine(con) -> list[tuple]:  # noqa: ANN001
+def _quarantine(con) -> list[tuple]:
     return con.execute("SELECT table_name, record_key, reason, raw FROM cadt_mirror.quarantine"
                        ).fetchall()
 

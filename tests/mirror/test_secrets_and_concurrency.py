@@ -20,7 +20,7 @@ KEY = "k3y-SECRET-0451-do-not-leak"
 
 
 @pytest.fixture
-def keyed_sim():  # noqa: ANN201
+def keyed_sim():
     with Simulator(seed=5, scale=1, api_key=KEY) as s:
         yield s
 
