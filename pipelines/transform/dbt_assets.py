@@ -51,14 +51,26 @@ class CadtDbtTranslator(DagsterDbtTranslator):
 
 
 def prepare_manifest(
-    database: str | os.PathLike[str] | None = None, *, force: bool = False
+    database: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    target_path: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Make sure target/manifest.json exists (runs `dbt parse` when it is missing or `force`)."""
-    if force or not MANIFEST_PATH.exists():
-        code = run_dbt(["parse", "--quiet"], database or DEFAULT_DATABASE, capture=True)
-        if code != 0 or not MANIFEST_PATH.exists():
-            raise RuntimeError(f"dbt parse failed (exit {code}); no manifest at {MANIFEST_PATH}")
-    return MANIFEST_PATH
+    """Make sure a manifest exists (runs `dbt parse` when it is missing or `force`).
+
+    Default location: dbt_project/target/manifest.json; `target_path` puts it elsewhere.
+    """
+    manifest = (Path(target_path) if target_path else MANIFEST_PATH.parent) / "manifest.json"
+    if force or not manifest.exists():
+        code = run_dbt(
+            ["parse", "--quiet"],
+            database or DEFAULT_DATABASE,
+            capture=True,
+            target_path=target_path,
+        )
+        if code != 0 or not manifest.exists():
+            raise RuntimeError(f"dbt parse failed (exit {code}); no manifest at {manifest}")
+    return manifest
 
 
 def dbt_resource(database: str | os.PathLike[str] | None = None) -> DbtCliResource:

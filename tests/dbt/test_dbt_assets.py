@@ -5,7 +5,11 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pipelines.transform.dbt_assets import CadtDbtTranslator, build_dbt_assets
+from pipelines.transform.dbt_assets import (
+    CadtDbtTranslator,
+    build_dbt_assets,
+    prepare_manifest,
+)
 
 pytestmark = pytest.mark.xdist_group("dbt")
 
@@ -27,8 +31,8 @@ def test_translator_groups_models_by_folder():
     assert translator.get_group_name(props) == "marts"
 
 
-def test_dbt_assets_depend_on_every_raw_table_and_carry_checks():
-    assets = build_dbt_assets()
+def test_dbt_assets_depend_on_every_raw_table_and_carry_checks(tmp_path):
+    assets = build_dbt_assets(prepare_manifest(target_path=tmp_path))
     raw = {k for k in assets.dependency_keys if k.path[0] == "cadt_v1"}
     assert {k.path[1] for k in raw} >= {"units", "projects", "issuances", "audit", "unit_labels"}
     assert dg.AssetKey(["marts", "fct_retirements"]) in assets.keys
