@@ -74,9 +74,14 @@ def prepare_manifest(
 
 
 def dbt_resource(database: str | os.PathLike[str] | None = None) -> DbtCliResource:
-    """A DbtCliResource for dbt_project/ (profiles inside it). `CADT_MIRROR_DB` is exported so
-    the profile reads `database` (default: the repository's data/cadt.duckdb)."""
-    os.environ["CADT_MIRROR_DB"] = dbt_env(database or DEFAULT_DATABASE)["CADT_MIRROR_DB"]
+    """A DbtCliResource for dbt_project/ (profiles inside it).
+
+    The profile reads `CADT_MIRROR_DB`, so this sets it (as an absolute path) for the dbt
+    processes Dagster starts: to `database` when given, else to the value already in the
+    environment, else to the repository's data/cadt.duckdb.
+    """
+    chosen = database or os.environ.get("CADT_MIRROR_DB") or DEFAULT_DATABASE
+    os.environ["CADT_MIRROR_DB"] = dbt_env(chosen)["CADT_MIRROR_DB"]
     return DbtCliResource(
         project_dir=str(DBT_PROJECT_DIR),
         profiles_dir=str(DBT_PROJECT_DIR),
