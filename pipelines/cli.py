@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if not args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    console = Console(stderr=False)
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough for the summary table
+        console = Console(width=max(console.width, 140))
     errors = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.func(args, console) or 0)
@@ -60,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--org", action="append", default=[], metavar="ORG_UID",
                    help="only this organization (repeatable)")
     s.add_argument("--concurrency", type=int, help="parallel requests (default 4)")
+    s.add_argument("--retries", type=int, help="retries per request before giving up (default 8)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_sync)
 
@@ -93,6 +96,7 @@ def _settings(args: argparse.Namespace) -> SyncSettings:
         full_refresh=getattr(args, "full_refresh", False),
         orgs=tuple(getattr(args, "org", []) or ()),
         concurrency=getattr(args, "concurrency", None),
+        max_retries=getattr(args, "retries", None),
     )
 
 
@@ -115,24 +119,29 @@ def print_report(report: SyncReport, console: Console) -> None:
     table = RichTable(title=f"sync {report.sync_id}: {report.status}", title_justify="left")
     for col in ("organization", "mode", "generation", "inserted", "updated", "deleted",
                 "quarantined"):
-        table.add_column(col, justify="right" if col not in ("organization", "mode") else "left")
+        table.add_column(col, justify="right" if col not in ("organization", "mode") else "left",
+                         no_wrap=True)
+    notes = []
     for o in sorted(report.orgs, key=lambda o: (o.mode == "unchanged", o.name or o.org_uid)):
-        ins = sum(c[0] for c in o.changes.values())
-        upd = sum(c[1] for c in o.changes.values())
-        dele = sum(c[2] for c in o.changes.values())
-        gen = (f"{o.generation_from} → {o.generation_to}"
-               if o.generation_from != o.generation_to else str(o.generation_to))
+        ins, upd, dele = (sum(c[i] for c in o.changes.values()) for i in range(3))
+        start = "–" if o.generation_from is None else str(o.generation_from)
+        gen = f"{start} → {o.generation_to}" if o.generation_from != o.generation_to else start
         name = (o.name or o.org_uid[:16])[:40]
-        mode = o.mode if not o.reason or o.mode == "unchanged" else f"{o.mode} ({o.reason})"
-        table.add_row(name, mode[:60], gen, str(ins), str(upd), str(dele), str(o.quarantined))
+        table.add_row(name, o.mode, gen, str(ins), str(upd), str(dele), str(o.quarantined))
+        if o.reason and o.mode != "unchanged":
+            notes.append(f"{name}: {o.reason}")
     console.print(table)
+    for note in notes:
+        console.print(f"  {note}")
     by_table = report.changes_by_table()
     if by_table:
-        console.print("changes by table: " + ", ".join(
+        console.print("changes by table (+inserted/~updated/-deleted): " + ", ".join(
             f"{t} +{i}/~{u}/-{d}" for t, (i, u, d) in sorted(by_table.items())))
     console.print(
         f"{report.requests} requests, {report.bytes / 1e6:.1f} MB, {report.retries} retries, "
         f"{report.seconds:.1f} s; pick lists: {report.pick_lists}")
+    if report.published_to:
+        console.print(f"read-only serving copy for BI tools: {report.published_to}")
     if report.unknown_fields:
         console.print("[yellow]fields the catalogue does not know (kept in _extra):[/yellow] "
                       + "; ".join(f"{t}: {', '.join(f)}" for t, f in report.unknown_fields.items()))
