@@ -72,9 +72,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
 def describe_contract(catalog: Catalog) -> str:
     """Markdown description of the warehouse contract (used by docs generation)."""
     lines = [f"## Schema `{catalog.schema}`", ""]
+    origins: dict[str, list[str]] = {}
+    for t in catalog.tables:
+        for n in t.nested:
+            origins.setdefault(n.table, []).append(f"`{t.endpoint}` records' `{n.key}`")
+            for c in n.children:
+                origins.setdefault(c.table, []).append(
+                    f"`{t.endpoint}` records' `{n.key}[].{c.key}`")
     for t in catalog.tables:
         keys = ", ".join(t.key_columns)
-        lines += [f"### `{catalog.schema}.{t.name}`", "", t.description, "", f"Key: `{keys}`", ""]
+        source = [f"`{t.endpoint}`"] if t.endpoint else []
+        source += origins.get(t.name, [])
+        if t.audit_names:
+            source.append("audit feed `table` " + " / ".join(f"`{a}`" for a in t.audit_names))
+        lines += [f"### `{catalog.schema}.{t.name}`", "", t.description, "", f"Key: `{keys}`. "
+                  f"From: {'; '.join(source)}.", ""]
         lines += ["| column | type | API field |", "|---|---|---|"]
         lines += [f"| `{f.column}` | {f.type.sql_type} | `{f.api_name}` |" for f in t.fields]
         lines += [f"| `{n}` | {ty} | mirror: {d} |" for n, ty, d in MIRROR_COLUMNS]

@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cadt_sim import KINDS, Simulator
 from pipelines.sync import SyncSettings, run_sync
@@ -18,7 +19,7 @@ SCENARIO = st.tuples(st.integers(min_value=0, max_value=10_000),
                      st.lists(STEP, min_size=1, max_size=12))
 
 
-def _check(seed: int, steps: list) -> None:  # noqa: ANN001
+def _check(seed: int, steps: list) -> None:
     with tempfile.TemporaryDirectory() as tmp, Simulator(seed=seed, scale=0.5) as sim:
         cfg = SyncSettings(api_url=sim.url + "/api/v1", database=Path(tmp) / "m.duckdb",
                            verify=True, publish=False)
