@@ -1,0 +1,451 @@
+"""Render the raw results (benchmarks/results/*.json) as docs/benchmarks.md.
+
+    python -m benchmarks.report [benchmarks/results/latest.json] [docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _med(xs: list[float]) -> float | None:
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def _f(x: float | None, fmt: str = ".2f", unit: str = "") -> str:
+    return "–" if x is None else f"{x:{fmt}}{unit}"
+
+
+def _verdict(ok: bool | None, detail: str = "") -> str:
+    if ok is None:
+        return "not measured"
+    return ("**pass**" if ok else "**miss**") + (f" ({detail})" if detail else "")
+
+
+def _scale_sort(d: dict[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(d.items(), key=lambda kv: float(kv[0]))
+
+
+def render(r: dict[str, Any]) -> str:
+    scales = _scale_sort(r.get("scales", {}))
+    dlt = _scale_sort(r.get("dlt", {}))
+    out: list[str] = []
+    w = out.append
+    w("# Benchmarks")
+    w("")
+    w("Every figure below was measured in one run of `make bench` (`python -m benchmarks.run_all`)"
+      f" started {r.get('started', '?')}, on the machine described under *Machine*, against the "
+      "simulator (`cadt-sim serve`, seed 1) running in its own process on the same machine. "
+      "Ratios compare runs made in that same run. The raw figures are in "
+      "`benchmarks/results/latest.json`; this page is generated from them by "
+      "`python -m benchmarks.report` (the *Why* paragraphs are hand-written).")
+    if r.get("quick"):
+        w("")
+        w("> **This is a `--quick` smoke run (tiny scales, 1 repetition): not a measurement.**")
+    w("")
+
+    # ---- summary -------------------------------------------------------------------------
+    w("## Summary")
+    w("")
+    w("| # | Target | Measured | Verdict |")
+    w("|---|---|---|---|")
+    ratios = [(k, e.get("ratio")) for k, e in scales if e.get("ratio")]
+    if ratios:
+        worst = max(x for _, x in ratios)
+        w("| 1 | full sync ≤ 1.25 × the limit at every scale | "
+          + ", ".join(f"scale {k}: {x:.2f}×" for k, x in ratios) + " | "
+          + _verdict(worst <= 1.25, f"worst {worst:.2f}×, {worst / 1.25:.1f}× over the target")
+          + " |")
+        lin = _linearity(scales)
+        if lin:
+            w(f"| 1 | time grows linearly with size | {lin[0]} | {lin[1]} |")
+    for k, d in dlt:
+        ours = _med([x["seconds"] for x in d.get("ours", [])])
+        pq = _med([x["seconds"] for x in d.get("parquet", [])])
+        if ours and pq:
+            w(f"| 2 | full sync ≥ 5 × faster than dlt (parquet) — scale {k} | ours "
+              f"{ours:.1f} s vs dlt {pq:.1f} s = {pq / ours:.2f}× | "
+              + _verdict(pq / ours >= 5, f"{pq / ours:.2f}× faster" if pq >= ours else
+                         f"dlt is {ours / pq:.2f}× faster") + " |")
+        if d.get("ours_incremental") and d.get("dlt_incremental"):
+            a, b = d["ours_incremental"]["seconds"], d["dlt_incremental"]["seconds"]
+            w(f"| 2 | exact incremental (0.1 % changed) no slower than dlt's `updatedAt` "
+              f"incremental — scale {k} | ours {a:.2f} s vs dlt {b:.2f} s | "
+              + _verdict(a <= b, f"{b / a:.1f}× faster" if a <= b else f"{a / b:.1f}× slower")
+              + " |")
+            wr = d.get("wrong", {})
+            if wr:
+                w("| 2 | what each gets wrong after the same activity | "
+                  + ", ".join(f"{who}: {x['total_wrong']} rows" for who, x in wr.items())
+                  + " | see §2 |")
+    nc = [(k, e["incremental"]["no_change"]) for k, e in scales if e.get("incremental")]
+    if nc:
+        req = max(max(x["requests"] for x in v) for _, v in nc)
+        sec = max(_med([x["seconds"] for x in v]) for _, v in nc)
+        w(f"| 3 | no-change sync ≤ 2 requests and < 1 s at every scale | ≤ {req} requests, "
+          f"≤ {sec:.2f} s | " + _verdict(req <= 2 and sec < 1) + " |")
+        w("| 3 | incremental cost grows with k, not with size | see §3 | "
+          + _k_verdict(scales) + " |")
+    dbts = [(k, e.get("dbt")) for k, e in scales if e.get("dbt")]
+    if dbts:
+        k, top = dbts[-1]
+        if "seconds" in top:
+            w(f"| 4 | `dbt build` ≤ 60 s at the top scale (2 cores) | scale {k}: "
+              f"{top['seconds']:.1f} s (exit {top['exit_code']}) | "
+              + _verdict(top["seconds"] <= 60 and top["exit_code"] == 0,
+                         f"{top['seconds'] / 60:.2f}× the budget") + " |")
+        else:
+            w(f"| 4 | `dbt build` ≤ 60 s | TODO: {top.get('todo')} | not measured |")
+    else:
+        w("| 4 | `dbt build` ≤ 60 s at the top scale | not run | not measured |")
+    if scales:
+        k, top = scales[-1]
+        rss = max((x.get("peak_rss_mb", 0) for x in top.get("full_sync", [])), default=None)
+        w(f"| 5 | full-sync peak RSS ≤ 1 GB at the top scale | scale {k}: {_f(rss, '.0f')} MiB"
+          f" | " + _verdict(None if rss is None else rss <= 1024,
+                           None if rss is None else f"{rss / 1024:.2f} GiB") + " |")
+        tp = top.get("throughput") or {}
+        if tp:
+            w(f"| 6 | simulator throughput (1000-unit pages) | scale {k}: "
+              + ", ".join(f"{v['pages_per_s']:.0f} pages/s {how}" for how, v in tp.items())
+              + " | informational |")
+    w("")
+
+    # ---- machine & reproduce --------------------------------------------------------------
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    for k, v in r.get("machine", {}).items():
+        w(f"| {k} | {v} |")
+    if r.get("total_s"):
+        w(f"| run time | {r['total_s'] / 60:.1f} min |")
+    w("")
+    w("## Reproduce")
+    w("")
+    w("```bash")
+    w("make bench                                   # = uv sync --extra bench; python -m benchmarks.run_all")
+    w(".venv/bin/python -m benchmarks.run_all --quick --out /tmp/b.md   # smoke run, ~30 s")
+    w(".venv/bin/python -m benchmarks.run_all --scales 100 --no-dlt      # one scale")
+    w(".venv/bin/python -m benchmarks.report benchmarks/results/latest.json docs/benchmarks.md")
+    w(".venv/bin/pytest tests/bench -q                                   # CI smoke test")
+    w("```")
+    w("")
+    w("Scripts: `benchmarks/limit.py` (the bare client), `benchmarks/sync_child.py` (one sync "
+      "in a child process; peak RSS of the process tree sampled every 50 ms and the kernel's "
+      "`ru_maxrss`, whichever is larger), `benchmarks/dlt_child.py` (dlt's `rest_api` "
+      "configuration), `benchmarks/measure.py`, `benchmarks/run_all.py`.")
+    w("")
+
+    # ---- 1 ----------------------------------------------------------------------------------
+    w("## 1. Full sync vs the limit")
+    w("")
+    w("*The limit* (`benchmarks/limit.py`) is a bare client built from the sync's own crawl "
+      "functions (`crawl_audit`, `crawl_keyset` with a sink that drops each body) and "
+      "`CadtClient`, with the same concurrency (4) and the same order (per org the audit "
+      "history, then projects and units together; all orgs at once). It fetches exactly the "
+      "pages the full sync fetches — checked in every run from the simulator's request "
+      "statistics (table below; the sync adds only its post-snapshot count check: one "
+      "second `/v1/organizations` and one `limit=1` request per org for projects and units). "
+      "Both parse each page's JSON (the keyset needs the last key). Full syncs run in a child "
+      "process into a fresh DuckDB file; limit and sync repetitions are interleaved.")
+    w("")
+    w("| scale | projects | units | audit rows | orgs | reps | limit (median) | full sync (median) "
+      "| ratio | sync MiB/s | peak RSS |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    for k, e in scales:
+        si = e.get("sim_info", {})
+        lim = _med([x["seconds"] for x in e.get("limit", [])])
+        syn = _med([x["seconds"] for x in e.get("full_sync", [])])
+        mb = e["full_sync"][0]["bytes"] / 2**20 if e.get("full_sync") else None
+        rss = max((x.get("peak_rss_mb", 0) for x in e.get("full_sync", [])), default=None)
+        w(f"| {k} | {si.get('projects', '?'):,} | {si.get('units', '?'):,} | "
+          f"{si.get('audit', '?'):,} | {si.get('orgs', '?')} | {len(e.get('full_sync', []))} | "
+          f"{_f(lim)} s | {_f(syn)} s | {_f(e.get('ratio'))}× | "
+          f"{_f(mb / syn if mb and syn else None, '.1f')} | {_f(rss, '.0f')} MiB |")
+    w("")
+    w("Requests by route (limit / full sync):")
+    w("")
+    w("| scale | " + " | ".join(_ROUTES) + " |")
+    w("|---|" + "---|" * len(_ROUTES))
+    for k, e in scales:
+        a, b = e.get("limit_by_route", {}), e.get("sync_by_route", {})
+        w(f"| {k} | " + " | ".join(f"{a.get(x, 0)} / {b.get(x, 0)}" for x in _ROUTES) + " |")
+    w("")
+    w("All repetitions (seconds): " + "; ".join(
+        f"scale {k}: limit {[round(x['seconds'], 2) for x in e.get('limit', [])]}, sync "
+        f"{[round(x['seconds'], 2) for x in e.get('full_sync', [])]}" for k, e in scales) + ".")
+    w("")
+    w(WHY_1)
+    w("")
+
+    # ---- 2 ----------------------------------------------------------------------------------
+    w("## 2. Against dlt's `rest_api` source")
+    w("")
+    w(DLT_SETUP)
+    w("")
+    w("| scale | limit | ours: full sync | dlt default loader | dlt parquet loader | dlt parquet / "
+      "ours | peak RSS ours | peak RSS dlt default | peak RSS dlt parquet |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for k, d in dlt:
+        lim = _med([x["seconds"] for x in d.get("limit", [])])
+        ours = _med([x["seconds"] for x in d.get("ours", [])])
+        de = _med([x["seconds"] for x in d.get("default", [])])
+        pq = _med([x["seconds"] for x in d.get("parquet", [])])
+        rss = lambda xs: max((x.get("peak_rss_mb", 0) for x in xs), default=None)  # noqa: E731
+        w(f"| {k} | {_f(lim)} s | {_f(ours)} s ({_f(ours / lim if ours and lim else None, '.1f')}×"
+          f" limit) | {_f(de, '.1f')} s ({_f(de / lim if de and lim else None, '.1f')}× limit) | "
+          f"{_f(pq, '.1f')} s ({_f(pq / lim if pq and lim else None, '.1f')}× limit) | "
+          f"{_f(pq / ours if pq and ours else None)}× | {_f(rss(d.get('ours', [])), '.0f')} MiB | "
+          f"{_f(rss(d.get('default', [])), '.0f')} MiB | {_f(rss(d.get('parquet', [])), '.0f')} MiB |")
+    w("")
+    for k, d in dlt:
+        if not d.get("wrong"):
+            continue
+        acts = ", ".join(f"{a['kind']} ×{a['count']} ({sum(a.get('changed', {}).values())} "
+                         "rows touched)" for a in d.get("activity", []))
+        w(f"**Incremental after 0.1 % of the units changed (scale {k})** — activity: {acts}.")
+        w("")
+        w("| sync | wall time | requests |")
+        w("|---|---|---|")
+        oi = d["ours_incremental"]
+        w(f"| ours, exact incremental (audit feed) | {oi['seconds']:.2f} s | {oi['requests']} |")
+        w(f"| dlt, `updatedAt` cursor incremental (parquet) | "
+          f"{d['dlt_incremental']['seconds']:.2f} s | – |")
+        w(f"| dlt, full re-load + merge (parquet) | {d['dlt_full_merge']['seconds']:.2f} s | – |")
+        w("")
+        w("**What each gets wrong** afterwards — units compared with `AdminClient.truth('units')`"
+          " on `warehouseUnitId` and " + ", ".join(f"`{c}`" for c in _UNIT_COLS) + ":")
+        w("")
+        w("| mirror | rows | truth rows | missing (new at source) | deleted at source but kept "
+          "| stale status (retirements) | other stale fields (edits) | total wrong |")
+        w("|---|---|---|---|---|---|---|---|")
+        for who, x in d["wrong"].items():
+            w(f"| {who} | {x['mirror_rows']:,} | {x['truth_rows']:,} | {x['missing']} | "
+              f"{x['deleted_at_source_but_kept']} | {x['stale_status']} | "
+              f"{x['stale_other_fields']} | **{x['total_wrong']}** |")
+        w("")
+    w(WHY_2)
+    w("")
+
+    # ---- 3 ----------------------------------------------------------------------------------
+    w("## 3. Incremental cost")
+    w("")
+    w("After the full syncs of §1, on the same mirror: three syncs with no change at the source,"
+      " then `edit_units` with count k on the largest organization followed by one sync each "
+      "(k is capped by the org's size at the smaller scales; *changed* is what the simulator "
+      "reports). Wall time is measured around `run_sync` in-process.")
+    w("")
+    w("| scale | no-change requests | no-change time (median of 3) | "
+      + " | ".join(f"k = {k:,}: changed / requests / time" for k in r.get("plan", {}).get("ks", []))
+      + " |")
+    w("|---|---|---|" + "---|" * len(r.get("plan", {}).get("ks", [])))
+    for k, e in scales:
+        inc = e.get("incremental")
+        if not inc:
+            continue
+        v = inc["no_change"]
+        cells = [f"{sum(x.get('changed', {}).values()):,} / {x['requests']} / {x['seconds']:.2f} s"
+                 for x in inc.get("k", [])]
+        w(f"| {k} | {max(x['requests'] for x in v)} | "
+          f"{_med([x['seconds'] for x in v]):.3f} s | " + " | ".join(cells) + " |")
+    w("")
+    w(WHY_3)
+    w("")
+
+    # ---- 4 ----------------------------------------------------------------------------------
+    w("## 4. Marts: `dbt build`")
+    w("")
+    w("`pipelines.transform.run_dbt(['build'], mirror)` on the mirror of §1/§3 (all models and "
+      "tests), wall time including dbt's start-up.")
+    w("")
+    w("| scale | wall time | exit code |")
+    w("|---|---|---|")
+    for k, e in scales:
+        d = e.get("dbt")
+        if d is None:
+            w(f"| {k} | not run | – |")
+        elif "seconds" in d:
+            w(f"| {k} | {d['seconds']:.1f} s | {d['exit_code']} |")
+        else:
+            w(f"| {k} | TODO: {d.get('todo')} | – |")
+    w("")
+
+    # ---- 5 ----------------------------------------------------------------------------------
+    w("## 5. Memory")
+    w("")
+    w("Peak RSS of the full-sync child process (the sync alone; the simulator is another "
+      "process): " + ", ".join(
+          f"scale {k}: {max(x.get('peak_rss_mb', 0) for x in e['full_sync']):.0f} MiB"
+          for k, e in scales if e.get("full_sync")) + ". Simulator RSS after build: " + ", ".join(
+          f"scale {k}: {e.get('sim_rss_mb', 0):.0f} MiB" for k, e in scales) + ".")
+    w("")
+    w(WHY_5)
+    w("")
+
+    # ---- 6 ----------------------------------------------------------------------------------
+    w("## 6. Simulator throughput")
+    w("")
+    w("1000-unit keyset pages of the largest organization: first crawled by one client that "
+      "parses every page (as the sync must), then the same URLs replayed without parsing by 1 "
+      "and 4 concurrent clients; server CPU per page from the simulator process.")
+    w("")
+    hows = []
+    for _, e in scales:
+        for how in (e.get("throughput") or {}):
+            if how not in hows:
+                hows.append(how)
+    w("| scale | " + " | ".join(f"{h}: pages/s (server ms/page)" for h in hows) + " |")
+    w("|---|" + "---|" * len(hows))
+    for k, e in scales:
+        tp = e.get("throughput") or {}
+        w(f"| {k} | " + " | ".join(
+            f"{tp[h]['pages_per_s']:.0f} ({tp[h]['server_cpu_ms_per_page']:.1f})" if h in tp
+            else "–" for h in hows) + " |")
+    w("")
+    w(WHY_6)
+    w("")
+    w("## What is missing")
+    w("")
+    w(MISSING)
+    w("")
+    return "\n".join(out)
+
+
+_ROUTES = ("/v1/organizations", "/v1/governance/meta/pickList", "/v1/audit", "/v1/projects",
+           "/v1/units")
+_UNIT_COLS = ("unitStatus", "unitStatusReason", "unitOwner", "correspondingAdjustmentStatus",
+              "unitCount", "serialNumberBlock", "vintageYear")
+
+
+def _linearity(scales: list[tuple[str, Any]]) -> tuple[str, str] | None:
+    pts = [(e["sim_info"].get("units") or 0, _med([x["seconds"] for x in e.get("full_sync", [])]))
+           for _, e in scales if e.get("full_sync")]
+    pts = [(u, s) for u, s in pts if u and s]
+    if len(pts) < 2:
+        return None
+    per = [s / u * 1e5 for u, s in pts]
+    spread = max(per) / min(per)
+    return (", ".join(f"{p:.1f} s per 100k units" for p in per),
+            _verdict(spread <= 1.3, f"seconds per unit varies {spread:.2f}× across scales"))
+
+
+def _k_verdict(scales: list[tuple[str, Any]]) -> str:
+    ok = True
+    for _, e in scales:
+        ks = (e.get("incremental") or {}).get("k", [])
+        req = [x["requests"] for x in ks]
+        if req != sorted(req):
+            ok = False
+    return _verdict(ok, "requests rise with k at every scale" if ok else
+                    "requests do not rise with k everywhere")
+
+
+WHY_1 = """**Why the full sync misses 1.25×.** The sync is bound by its single DuckDB landing
+thread, not by the network. All DuckDB work runs serially on one thread (`pipelines/sync/lander.py`,
+by design: one writer connection), and on this 2-core machine that thread also competes with
+the simulator (≈1 core while serving) and the fetching event loop. A per-statement profile of
+one full sync at scale 100 (25–31 s wall; limit 4–5 s; instrumented through a proxy
+connection, not committed) gave, in seconds of DuckDB time:
+
+| work | seconds | share |
+|---|---|---|
+| `explode_pages` (json_transform + typed casts + nested children, 46 calls) | 16.3 | 55 % |
+| of which: `_land_0` work table (`json_transform` of the bodies) | 4.4 | |
+| of which: the *non-object quarantine* `INSERT … WHERE json_type(r) IS DISTINCT FROM 'OBJECT'`, which re-parses every raw body a second time (audit 1.7 s, units 0.7 s, projects 0.3 s) | 2.7 | |
+| `append_page` — `INSERT INTO cadt_staging._raw_pages VALUES (?…)` of each 1.3 MB body into a table of the **persistent** database file (WAL write per page; 278 calls, ≈19–23 ms each) | 5.2–6.3 | 20 % |
+| per-org commit (`apply_batch` ×12 tables, events, quarantine, `COMMIT` ≈1 s) | 7.0 | 23 % |
+
+Proposed fixes (in `pipelines/`, not applied here): (a) compute the records once per explode
+into the work table and split objects / non-objects from it, instead of running `records_sql`
+(a full `from_json` of every body) twice — saves ≈2.7 s of 25 s at scale 100; (b) keep scratch
+data out of the database file: `ATTACH ':memory:' AS cadt_staging` (or TEMP tables) for
+`_raw_pages` and the `v1_*` staging tables, so page appends and explodes never hit the WAL —
+the ≈5–6 s of `append_page` and part of `COMMIT` go; (c) skip the raw-pages round trip
+entirely: pass each batch of bodies as one `VARCHAR[]` parameter
+(`SELECT unnest(from_json(unnest(?), …))`), or write them to a temp NDJSON file read with
+`read_json(..., format='newline_delimited')`, which parses in parallel; (d) with (a)–(c) the
+serial DuckDB thread still has ≈15 s of typing and merging per 100k units — the remaining
+lever is to land audit pages (the largest stream: 136k rows, the `change` column is a JSON
+string per row) with a single `json_transform` and no per-field `TRY_CAST` chain for columns
+that are text anyway. Even so, reaching 1.25× on 2 cores is unlikely: the limit already
+uses both cores (server + client parse); on ≥ 4 cores the DuckDB work overlaps the fetch."""
+
+DLT_SETUP = """dlt 1.31 `rest_api` source (`benchmarks/dlt_child.py`), configured as a competent user
+would: `page_number` paginator (`base_page` 1, `page_param` page, `total_path` pageCount),
+`limit=1000`, `order=<pk>:ASC` (a stable order for offset paging), endpoints `projects` and
+`units` over all orgs plus the per-org `audit` feed as a child resource of `organizations`
+(`orgUid={resources.organizations.orgUid}`), DuckDB destination,
+`write_disposition="merge"` on `warehouseProjectId`, `warehouseUnitId` and audit `id`. dlt
+unnests the nested children into its own child tables (`projects__labels`,
+`units__labels`, …). *Default loader* = dlt's defaults (insert-values jobs);
+*parquet* = `pipeline.run(..., loader_file_format="parquet")`. The incremental variant adds
+`incremental: {cursor_path: updatedAt}` with `filter=updatedAt:{incremental.start_value}:gt`
+and `order=updatedAt:ASC` — the only change filter CADT v1 has. Each dlt run is a child
+process; its wall time is measured inside, its peak RSS (incl. dlt's worker processes)
+outside."""
+
+WHY_2 = """**Why dlt's incremental is wrong.** On a CADT node `updatedAt` is the node's *first ingest*
+time of a record and is not touched when the record is re-ingested, so `filter=updatedAt:…:gt`
+returns new records only: edits and retirements of existing units are invisible to it, and no
+`updatedAt` filter can ever see a deletion. dlt's full re-load with merge fixes edits and
+retirements but keeps every row deleted at the source (merge never deletes what the source no
+longer returns), and costs a full crawl every time. Our sync replays the per-org audit feed,
+which carries edits, status changes and DELETEs, and re-reads exactly the changed records."""
+
+WHY_3 = """The no-change sync costs two requests at every scale: `/v1/organizations` with
+`If-None-Match` (304) and the pick list — its time is the DuckDB open/close and bookkeeping,
+independent of the mirror's size. With k changed units the sync reads the new audit rows
+(k/1000 pages) and re-reads the changed units by key (k/100 requests of
+`filter=warehouseUnitId:[…]:in`), so requests grow with k, not with the mirror. The time per
+changed unit includes the per-org merge, which scans the target tables once per org
+(`apply_batch` builds `_new` with a LEFT JOIN against the whole target table): that part does
+grow with the org's size, which is why k = 10 costs a little more at the top scale."""
+
+WHY_5 = """The sync streams: pages go through a bounded queue (8 pages) into DuckDB and are
+exploded every 16 pages per stream, so Python never holds more than a few pages. What grows
+with scale is DuckDB's own buffer pool for the staging and target tables of the largest org
+(≈60 % of all units), which DuckDB caps at its `memory_limit` (default 80 % of RAM) — set
+`SET memory_limit` in `pipelines/warehouse/db.py` if the box is small."""
+
+WHY_6 = """The server spends a few ms of CPU per 1.5 MB page (pre-serialized row bytes joined per
+page, weak ETag = SHA-1 of the body, uvicorn with uvloop + httptools), so a client that does not
+parse gets well over 100 pages/s from it at every scale. A client that parses each page with
+orjson into Python objects spends more CPU per page than the server (≈6–8 ms); on 2 cores the
+parsing client and the server share the machine. So the limit measured in §1 is the source
+plus the unavoidable JSON parse, not an artefact of a slow simulator. An earlier note (47
+pages/s at scale 1000) measured four client *processes* competing with the server for the two
+cores. No change to the simulator's serving path was needed (measured before deciding: the
+handler itself builds a 1000-unit page in ≈3.3 ms and a 1000-row audit page in ≈2 ms)."""
+
+MISSING = """- dlt at scales above 100 (its default loader takes minutes there; the trend is in §2), and
+  dlt with `parallelized: true` resources.
+- Marts figures depend on the dbt project as it is at the measured commit.
+- The correctness table compares units only (projects and child tables are covered by the
+  exactness tests in `tests/mirror/`).
+- Benchmarks on a machine with more cores (the ratios in §1 are 2-core figures; the DuckDB
+  landing thread would no longer share a core with the simulator)."""
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(results))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    src = Path(args[0]) if args else ROOT / "benchmarks" / "results" / "latest.json"
+    dst = Path(args[1]) if len(args) > 1 else ROOT / "docs" / "benchmarks.md"
+    write_report(json.loads(src.read_text()), dst)
+    print(f"wrote {dst}")
+
+
+if __name__ == "__main__":
+    main()

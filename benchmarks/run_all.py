@@ -1,0 +1,242 @@
+"""Run every benchmark of issue 5 and write docs/benchmarks.md (+ benchmarks/results/*.json).
+
+    python -m benchmarks.run_all            # full settings (scales 100/300/1000, ~45 min)
+    python -m benchmarks.run_all --quick    # smoke run: tiny scales, 1 repetition (~1 min)
+
+Each figure is measured against the simulator running in its own process (`cadt-sim serve`),
+in this run, on this machine; figures print as they come.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cadt_sim import AdminClient
+
+from . import measure as M
+from .common import ROOT, log, machine_facts, median, simulator, tempdir
+from .report import write_report
+
+
+@dataclass
+class Plan:
+    scales: list[float]
+    reps: dict[float, int]  # repetitions of limit / full sync per scale
+    ks: list[int]  # changed units for the incremental cost
+    dlt_scales: list[float]
+    dlt_reps: int
+    dlt_default: bool  # also run dlt's default (slow) loader
+    dbt: bool
+    throughput: bool
+    quick: bool
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+FULL = Plan(scales=[100, 300, 1000], reps={100: 3, 300: 3, 1000: 3}, ks=[10, 1000, 100_000],
+            dlt_scales=[30, 100], dlt_reps=3, dlt_default=True, dbt=True, throughput=True,
+            quick=False)
+QUICK = Plan(scales=[1, 3], reps={1: 1, 3: 1}, ks=[10, 200], dlt_scales=[2], dlt_reps=1,
+             dlt_default=False, dbt=False, throughput=True, quick=True)
+
+
+def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path) -> None:
+    log(f"== scale {scale:g}")
+    with simulator(scale) as sim:
+        admin = AdminClient(sim.url)
+        info = admin.info()
+        entry: dict[str, Any] = {"scale": scale, "sim_build_s": sim.build_s,
+                                 "sim_rss_mb": sim.rss_mb(), "sim_info": _sizes(info)}
+        results["scales"][f"{scale:g}"] = entry
+        reps = plan.reps.get(scale, 1)
+
+        if plan.throughput:
+            entry["throughput"] = M.sim_throughput(sim.api, admin, sim.proc.pid)
+            for how, t in entry["throughput"].items():
+                log(f"  simulator: {t['pages_per_s']:.0f} unit pages/s ({how}); server CPU "
+                    f"{t['server_cpu_ms_per_page']:.1f} ms/page")
+
+        log("  full sync vs the limit")
+        admin.reset_stats()
+        M.limit_runs(sim.api, 1)  # warm-up (also: what the crawl asks for, by route)
+        entry["limit_by_route"] = admin.stats()["by_route"]
+        db = workdir / f"mirror-{scale:g}.duckdb"
+        limits, syncs = [], []
+        for _ in range(reps):  # interleaved, so drift affects both alike
+            limits += M.limit_runs(sim.api, 1)
+            admin.reset_stats()
+            syncs += M.sync_runs(sim.api, db, 1)
+        entry["sync_by_route"] = admin.stats()["by_route"]
+        entry["limit"], entry["full_sync"] = limits, syncs
+        ratio = M.summarize(syncs) / M.summarize(limits)
+        entry["ratio"] = ratio
+        log(f"  -> full sync / limit = {ratio:.2f}x (median {M.summarize(syncs):.2f} s vs "
+            f"{M.summarize(limits):.2f} s)")
+
+        if scale in plan.dlt_scales:
+            bench_dlt(sim, plan, results, workdir, ours=syncs, limits=limits, db=db)
+
+        log("  incremental cost")
+        inc: dict[str, Any] = {"no_change": []}
+        for _ in range(3):
+            inc["no_change"].append(M.incremental_sync(sim.api, db))
+        nc = inc["no_change"]
+        log(f"    no change: {max(r['requests'] for r in nc)} requests, "
+            f"median {median([r['seconds'] for r in nc]):.3f} s")
+        org = M.largest_org(admin)
+        inc["k"] = []
+        for k in plan.ks:
+            t0 = time.perf_counter()
+            act = admin.activity("edit_units", k, org)
+            act_s = time.perf_counter() - t0
+            r = M.incremental_sync(sim.api, db)
+            r.update({"k": k, "changed": act.get("changed", {}), "activity_s": act_s})
+            inc["k"].append(r)
+            log(f"    k={k}: {act.get('changed')} -> {r['requests']} requests, "
+                f"{r['seconds']:.2f} s")
+        entry["incremental"] = inc
+
+        if plan.dbt:
+            log("  dbt build")
+            entry["dbt"] = M.dbt_build(db)
+            log(f"    {entry['dbt']}")
+    _save(results)
+
+
+def _sizes(info: dict[str, Any]) -> dict[str, Any]:
+    tables = info.get("tables") or {}
+    orgs = info.get("orgs") or {}
+    return {"projects": tables.get("projects"), "units": tables.get("units"),
+            "audit": sum(o.get("audit", 0) for o in orgs.values()), "orgs": len(orgs)}
+
+
+def bench_dlt(sim, plan: Plan, results: dict[str, Any], workdir: Path, *,
+              ours: list[dict] | None = None, limits: list[dict] | None = None,
+              db: Path | None = None) -> None:
+    scale = sim.scale
+    log(f"  dlt rest_api at scale {scale:g}")
+    entry: dict[str, Any] = {"scale": scale}
+    results["dlt"][f"{scale:g}"] = entry
+    db = db or workdir / f"mirror-dlt-{scale:g}.duckdb"
+    if limits is None:
+        limits = M.limit_runs(sim.api, plan.dlt_reps)
+    if ours is None:
+        ours = M.sync_runs(sim.api, db, plan.dlt_reps)
+    entry["limit"], entry["ours"] = limits, ours
+    if plan.dlt_default:
+        d = workdir / f"dlt-default-{scale:g}"
+        entry["default"] = [M.dlt_run(sim.api, d, parquet=False)]
+        r = entry["default"][0]
+        log(f"    dlt default: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MiB, "
+            f"rows {r['rows']}")
+    entry["parquet"] = []
+    for i in range(plan.dlt_reps):
+        d = workdir / f"dlt-parquet-{scale:g}-{i}"
+        r = M.dlt_run(sim.api, d, parquet=True)
+        entry["parquet"].append(r)
+        log(f"    dlt parquet #{i + 1}: {r['seconds']:.1f} s, peak RSS "
+            f"{r['peak_rss_mb']:.0f} MiB, rows {r['rows']}")
+    if scale != max(plan.dlt_scales):
+        return
+
+    # incremental and correctness, on the same activity
+    log("    incremental: dlt updatedAt cursor vs ours")
+    inc_dir = workdir / f"dlt-inc-{scale:g}"
+    entry["incremental_initial"] = M.dlt_run(sim.api, inc_dir, parquet=True, incremental=True)
+    full_dir = workdir / f"dlt-parquet-{scale:g}-0"  # a merge-on-reload pipeline, already loaded
+    admin = AdminClient(sim.url)
+    n_units = len(admin.truth("units"))
+    k = max(3, n_units // 1000)  # 0.1 % of the units
+    per = max(1, k // 4)
+    activity = [("edit_units", per), ("retire", per), ("delete_units", per),
+                ("issue_units", k - 3 * per)]
+    entry["activity"] = [admin.activity(kind, n) | {"kind": kind, "count": n}
+                         for kind, n in activity]
+    log(f"    activity ({k} units = 0.1 %): {[(a['kind'], a['changed']) for a in entry['activity']]}")
+    entry["ours_incremental"] = M.incremental_sync(sim.api, db)
+    entry["dlt_incremental"] = M.dlt_run(sim.api, inc_dir, parquet=True, incremental=True)
+    entry["dlt_full_merge"] = M.dlt_run(sim.api, full_dir, parquet=True)
+    log(f"    ours incremental {entry['ours_incremental']['seconds']:.2f} s "
+        f"({entry['ours_incremental']['requests']} requests); dlt updatedAt incremental "
+        f"{entry['dlt_incremental']['seconds']:.2f} s; dlt full re-load + merge "
+        f"{entry['dlt_full_merge']['seconds']:.2f} s")
+    truth = admin.truth("units")
+    entry["wrong"] = {
+        "ours (incremental)": M.compare_units(truth, M.our_units(db)),
+        "dlt updatedAt incremental": M.compare_units(truth, M.dlt_units(inc_dir)),
+        "dlt full re-load + merge": M.compare_units(truth, M.dlt_units(full_dir)),
+    }
+    for who, w in entry["wrong"].items():
+        log(f"    wrong rows, {who}: {w}")
+
+
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+_RESULTS_FILE: list[Path] = []
+
+
+def _save(results: dict[str, Any]) -> None:
+    if _RESULTS_FILE:
+        _RESULTS_FILE[0].write_text(json.dumps(results, indent=1, default=str))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny scales, 1 repetition")
+    ap.add_argument("--scales", type=float, nargs="*", help="override the sync scales")
+    ap.add_argument("--reps", type=int, help="repetitions at every scale")
+    ap.add_argument("--top-reps", type=int, help="repetitions at the largest scale")
+    ap.add_argument("--no-dlt", action="store_true")
+    ap.add_argument("--no-dbt", action="store_true")
+    ap.add_argument("--out", type=Path, help="markdown report (default docs/benchmarks.md; "
+                    "--quick writes none unless given)")
+    ap.add_argument("--json", type=Path, help="raw results (default benchmarks/results/)")
+    a = ap.parse_args(argv)
+    plan = QUICK if a.quick else FULL
+    if a.scales:
+        plan.scales = a.scales
+        plan.reps = {s: plan.reps.get(s, 3 if not a.quick else 1) for s in a.scales}
+    if a.reps:
+        plan.reps = dict.fromkeys(plan.scales, a.reps)
+        plan.dlt_reps = a.reps
+    if a.top_reps:
+        plan.reps[max(plan.scales)] = a.top_reps
+    if a.no_dlt:
+        plan.dlt_scales = []
+    if a.no_dbt:
+        plan.dbt = False
+    out = a.out if a.out else (None if a.quick else ROOT / "docs" / "benchmarks.md")
+    json_path = a.json or RESULTS_DIR / ("quick.json" if a.quick else "latest.json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    _RESULTS_FILE[:] = [json_path]
+
+    t0 = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine_facts(), "quick": plan.quick,
+                               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                               "plan": {"scales": plan.scales, "reps": plan.reps, "ks": plan.ks,
+                                        "dlt_scales": plan.dlt_scales},
+                               "scales": {}, "dlt": {}}
+    log("machine: " + ", ".join(f"{k} {v}" for k, v in results["machine"].items()))
+    with tempdir() as work:
+        for scale in plan.scales:
+            bench_scale(scale, plan, results, work)
+        for scale in plan.dlt_scales:
+            if scale not in plan.scales:
+                with simulator(scale) as sim:
+                    bench_dlt(sim, plan, results, work)
+                _save(results)
+    results["total_s"] = time.perf_counter() - t0
+    _save(results)
+    log(f"done in {results['total_s'] / 60:.1f} min; raw results in {json_path}")
+    if out is not None:
+        write_report(results, out)
+        log(f"report: {out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
