@@ -25,6 +25,7 @@ from rich.table import Table as RichTable
 from pipelines.progress import RichProgress
 from pipelines.sync import SyncReport, SyncSettings, run_sync
 from pipelines.warehouse.db import WarehouseBusyError, connect, database_path
+from pipelines.warehouse.publish import publish
 
 EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
 
@@ -207,7 +208,18 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
     db = database_path(args.database).resolve()
     console.print(f"dbt build over {db}")
-    return EXIT_OK if run_dbt(["build", *args.dbt_args], db) == 0 else EXIT_FAILED
+    if run_dbt(["build", *args.dbt_args], db) != 0:
+        return EXIT_FAILED
+    console.print(f"read-only serving copy for BI tools: {_publish(db)}")
+    return EXIT_OK
+
+
+def _publish(db: Path) -> Path:
+    con = connect(db)
+    try:
+        return publish(con, db)
+    finally:
+        con.close()
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
@@ -241,6 +253,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     code = run_dbt(["build"], db.resolve())
     if code == 0:
         _print_marts(db, console)
+        console.print(f"read-only serving copy for BI tools: {_publish(db)}")
     return EXIT_OK if code == 0 else EXIT_FAILED
 
 
