@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import string
+from array import array
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.source.catalog import Table
@@ -176,14 +177,32 @@ async def fetch_by_keys(
 
 
 @dataclass
-class AuditRow:
-    """What the sync needs to know of an audit row to check the feed (the rest lands in SQL)."""
+class AuditLog:
+    """What the sync needs to know of the audit rows it read to check the feed, kept compact
+    (two integer arrays and one hash per generation: ~16 bytes a row); the rows themselves
+    land in SQL."""
 
-    offset: int
-    id: int
-    generation: int
-    root_hash: str | None
-    registry_id: str | None
+    start_offset: int
+    ids: array = field(default_factory=lambda: array("q"))
+    gens: array = field(default_factory=lambda: array("q"))
+    roots: dict[int, str | None] = field(default_factory=dict)  # generation -> rootHash
+    registry_ids: set[str | None] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def add(self, offset: int, r: Any) -> None:
+        if not isinstance(r, dict):
+            raise MalformedPage(f"audit row at offset {offset} is not an object")
+        try:
+            row_id, gen = int(r["id"]), int(r["generation"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise MalformedPage(
+                f"audit row at offset {offset} lacks a usable id/generation: {e}") from e
+        self.ids.append(row_id)
+        self.gens.append(gen)
+        self.roots[gen] = r.get("rootHash")
+        self.registry_ids.add(r.get("registryId"))
 
 
 async def crawl_audit(
@@ -194,7 +213,7 @@ async def crawl_audit(
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
-) -> list[AuditRow]:
+) -> AuditLog:
     """Audit rows of one org from `start_offset` (0-based, ascending order) to the end."""
     path = "/v1/audit"
 
@@ -204,7 +223,7 @@ async def crawl_audit(
     first_page = start_offset // page_size + 1
     first = await get_page(client, path, params(first_page))
     pages: dict[int, Page] = {first_page: first}
-    rows: list[AuditRow] = []
+    rows = AuditLog(start_offset)
 
     async def fetch(p: int) -> None:
         pages[p] = await get_page(client, path, params(p))
@@ -214,7 +233,7 @@ async def crawl_audit(
         for i, r in enumerate(page.records):
             offset = (p - 1) * page_size + i
             if offset >= start_offset:
-                rows.append(_audit_row(offset, r))
+                rows.add(offset, r)
         await sink(page.body)
         if on_page:
             on_page(len(page.records))
@@ -228,13 +247,3 @@ async def crawl_audit(
         for p in chunk:
             await land(p)
     return rows
-
-
-def _audit_row(offset: int, r: Any) -> AuditRow:
-    if not isinstance(r, dict):
-        raise MalformedPage(f"audit row at offset {offset} is not an object")
-    try:
-        return AuditRow(offset, int(r["id"]), int(r["generation"]), r.get("rootHash"),
-                        r.get("registryId"))
-    except (KeyError, TypeError, ValueError) as e:
-        raise MalformedPage(f"audit row at offset {offset} lacks a usable id/generation: {e}") from e

@@ -25,7 +25,7 @@ from pipelines.source.catalog import Table
 from pipelines.source.catalog_v1 import CURRENT_STATE_TABLES, PROJECTS, UNITS, V1
 from pipelines.source.client import CadtClient, CadtError
 from pipelines.sync import feed
-from pipelines.sync.crawl import AuditRow, crawl_audit, crawl_keyset, fetch_by_keys, get_page
+from pipelines.sync.crawl import AuditLog, crawl_audit, crawl_keyset, fetch_by_keys, get_page
 from pipelines.sync.lander import DbWorker, Lander
 from pipelines.sync.settings import NullProgress, OrgReport, Progress, SyncReport, SyncSettings
 from pipelines.warehouse import state as st
@@ -319,7 +319,7 @@ class _Sync:
                                  page_size=self.s.page_size, on_page=self._counter(key))
         self.progress.done(key)
         await self.lander.flush(batch, audit, "audit")
-        target_gen, kept = _target(rows, org.get("registryHash"), None, strict=False)
+        target_gen, kept = _target(rows, 0, org.get("registryHash"), None, strict=False)
 
         async def crawl(table: Table, prio: int) -> None:
             k = f"{org_uid}/{table.name}"
@@ -332,10 +332,9 @@ class _Sync:
         await asyncio.gather(crawl(PROJECTS, 0), crawl(UNITS, UNIT_PRIO))
         report.mode = "snapshot"
         report.generation_to = target_gen
-        report.registry_hash = _hash_of(kept, org)
-        last = kept[-1] if kept else None
+        report.registry_hash = rows.roots.get(target_gen) if kept else org.get("registryHash")
         new_state = st.OrgState(org_uid, org.get("registryId"), report.registry_hash, target_gen,
-                                len(kept), last.id if last else None, sync_id=self.sync_id,
+                                kept, rows.ids[kept - 1] if kept else None, sync_id=self.sync_id,
                                 mode="snapshot")
         await self.db.run(self._commit, batch, org_uid, -1, target_gen, new_state, report, True)
 
@@ -351,12 +350,11 @@ class _Sync:
                                  on_page=self._counter(key))
         self.progress.done(key)
         await self.lander.flush(batch, CATALOG.table("audit"), "audit")
-        if not rows or rows[0].offset != prev.audit_rows - 1 or rows[0].id != prev.last_audit_id:
+        if not len(rows) or rows.ids[0] != prev.last_audit_id:
             raise FeedUntrusted("rows below our position changed (audit reset or rollback)")
-        new = rows[1:]
-        if any(r.registry_id not in (None, prev.registry_id) for r in new):
+        if rows.registry_ids - {None, prev.registry_id}:
             raise FeedUntrusted("registryId changed in the feed")
-        target_gen, kept = _target(new, org.get("registryHash"), prev.generation, strict=True)
+        target_gen, kept = _target(rows, 1, org.get("registryHash"), prev.generation, strict=True)
 
         await self.db.run(feed.build_events, CATALOG, batch, prev.generation, target_gen)
         projects, units = await self.db.run(feed.refetch_keys, batch)
@@ -370,11 +368,11 @@ class _Sync:
         await self.lander.flush(batch, UNITS, UNITS.name, UNIT_PRIO)
         report.mode = "incremental"
         report.generation_to = target_gen
-        last = kept[-1] if kept else None
         new_state = st.OrgState(
-            org_uid, prev.registry_id, _hash_of(kept, org) if kept else prev.registry_hash,
-            target_gen, prev.audit_rows + len(kept),
-            last.id if last else prev.last_audit_id, sync_id=self.sync_id, mode="incremental")
+            org_uid, prev.registry_id, rows.roots.get(target_gen) if kept else prev.registry_hash,
+            target_gen, prev.audit_rows + kept,
+            rows.ids[kept] if kept else prev.last_audit_id, sync_id=self.sync_id,
+            mode="incremental")
         await self.db.run(self._commit, batch, org_uid, prev.generation, target_gen, new_state,
                           report, False)
 
@@ -496,45 +494,41 @@ def _org_map(data: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _hash_of(kept: list[AuditRow], org: dict[str, Any]) -> str | None:
-    return kept[-1].root_hash if kept else org.get("registryHash")
-
-
-def _target(rows: list[AuditRow], target_hash: str | None, after_gen: int | None,
-            strict: bool) -> tuple[int, list[AuditRow]]:
-    """The generation the org map points at, and the feed rows up to it.
+def _target(rows: AuditLog, skip: int, target_hash: str | None, after_gen: int | None,
+            strict: bool) -> tuple[int, int]:
+    """The generation the org map points at, and how many feed rows (after the first `skip`)
+    lead up to it.
 
     Checks that those rows are a prefix of the feed and that no generation is missing. In strict
     mode (incremental) a target hash absent from the new rows means the feed cannot be trusted.
     """
     base = after_gen if after_gen is not None else -1
-    if not rows:
+    gens = rows.gens[skip:]
+    if not gens:
         if strict:
             raise FeedUntrusted("registryHash changed but the feed has no new rows")
-        return base, []
-    matches = [r.generation for r in rows if target_hash and r.root_hash == target_hash]
+        return base, 0
+    present = set(gens)
+    matches = [g for g, root in rows.roots.items() if target_hash and root == target_hash
+               and g in present]
     if matches:
         target = max(matches)
     elif strict:
         raise FeedUntrusted("the organization's registryHash is not in the new audit rows")
     else:
-        target = max(r.generation for r in rows)
+        target = max(gens)
         log.warning("registryHash %s not found in the audit feed; using generation %d",
                     target_hash, target)
-    kept: list[AuditRow] = []
-    for i, r in enumerate(rows):
-        if r.generation > target:
-            if any(x.generation <= target for x in rows[i:]):
-                raise FeedUntrusted("audit rows are not in generation order")
-            break
-        kept.append(r)
-    gens = sorted({r.generation for r in kept})
+    kept = next((i for i, g in enumerate(gens) if g > target), len(gens))
+    if any(g <= target for g in gens[kept:]):
+        raise FeedUntrusted("audit rows are not in generation order")
     if not strict:
         return target, kept
-    if after_gen is not None and gens and gens[0] <= after_gen:
-        raise FeedUntrusted(f"generation {gens[0]} is not after our generation {after_gen}")
-    first = after_gen + 1 if after_gen is not None else gens[0]
-    if gens and gens != list(range(first, target + 1)):
-        missing = sorted(set(range(first, target + 1)) - set(gens))[:5]
+    seen = sorted(set(gens[:kept]))  # contiguity is checked on what we apply
+    if after_gen is not None and seen and seen[0] <= after_gen:
+        raise FeedUntrusted(f"generation {seen[0]} is not after our generation {after_gen}")
+    first = after_gen + 1 if after_gen is not None else seen[0]
+    if seen != list(range(first, target + 1)):
+        missing = sorted(set(range(first, target + 1)) - set(seen))[:5]
         raise FeedUntrusted(f"generations missing from the feed: {missing}")
     return target, kept
