@@ -19,9 +19,10 @@ import pytest
 from pipelines.sync import run_sync
 from tests.support.truth import diff
 
-FULL_SYNC_POINTS = ["response:1", "response:6", "page_landed:3", "exploded:1", "exploded:4",
-                    "before_commit:1", "mid_commit:2", "mid_commit:15", "after_commit:1",
-                    "after_commit:2"]
+FULL_SYNC_POINTS = ["response:1", "response:6", "response:12", "page_landed:1", "page_landed:3",
+                    "page_landed:9", "exploded:1", "exploded:4", "exploded:7", "before_commit:1",
+                    "before_commit:3", "mid_commit:2", "mid_commit:15", "mid_commit:27",
+                    "after_commit:1", "after_commit:2"]
 INCREMENTAL_POINTS = ["response:3", "page_landed:2", "before_commit:1", "mid_commit:5",
                       "mid_commit:13", "after_commit:1"]
 
