@@ -337,10 +337,12 @@ def _linearity(scales: list[tuple[str, Any]]) -> tuple[str, str] | None:
     pts = [(u, s) for u, s in pts if u and s]
     if len(pts) < 2:
         return None
+    pts.sort()
     per = [s / u * 1e5 for u, s in pts]
-    spread = max(per) / min(per)
+    growth = per[-1] / per[0]  # > 1: super-linear
     return (", ".join(f"{p:.1f} s per 100k units" for p in per),
-            _verdict(spread <= 1.3, f"seconds per unit varies {spread:.2f}× across scales"))
+            _verdict(growth <= 1.3, f"time per unit at the top scale is {growth:.2f}× that at "
+                     "the smallest: " + ("at most linear" if growth <= 1.3 else "super-linear")))
 
 
 def _k_verdict(scales: list[tuple[str, Any]]) -> str:
