@@ -4,7 +4,7 @@ VENV   := .venv
 UV     := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install demo test lint dev bench clean
+.PHONY: install install-dev demo test dev bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,10 @@ install: $(UV)  ## create .venv from the lock file (uv.lock)
 demo: install  ## simulator -> full sync -> dbt build -> summary (no internet needed)
 	$(VENV)/bin/cadt-mirror demo
 
-test: install  ## the whole test suite (what CI runs)
+install-dev: $(UV)  ## .venv with the benchmark extra too (the bench smoke test needs dlt)
+	$(UV) sync --frozen --quiet --extra bench
+
+test: install-dev  ## the whole test suite (what CI runs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q
 
@@ -24,8 +27,7 @@ dev: install  ## Dagster UI on http://127.0.0.1:3000
 	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/.dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
 	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
 
-bench: install  ## benchmarks (writes docs/benchmarks.md)
-	$(UV) sync --frozen --quiet --extra bench
+bench: install-dev  ## benchmarks (writes docs/benchmarks.md)
 	$(VENV)/bin/python -m benchmarks.run_all
 
 clean:

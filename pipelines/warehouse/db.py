@@ -40,6 +40,11 @@ def connect(path: str | os.PathLike[str] | None = None, *, read_only: bool = Fal
             ) from None
         raise
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB would take 80% of RAM by default; a sync streams and needs far less. Larger
+    # intermediate results spill to <warehouse>.tmp/.
+    con.execute(f"SET memory_limit = '{os.environ.get('CADT_MIRROR_MEMORY_LIMIT', '1GB')}'")
+    if not read_only:
+        con.execute(f"SET temp_directory = '{db.with_name(db.name + '.tmp')}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     return con

@@ -1,6 +1,6 @@
 """Land raw API pages into typed staging tables, entirely inside DuckDB.
 
-Page bodies are appended as text to `cadt_staging._raw_pages`; `explode_pages` then parses them
+Page bodies are appended to the `_raw_pages` temp table; `explode_pages` then parses them
 with DuckDB's JSON reader (C++, multi-threaded), flattens nested child records as the catalogue
 declares them, casts every field to its warehouse type and records per-row problems in `_issues`
 (kept rows get NULL for the unreadable field; the raw record is kept for the quarantine). Python
@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.source.catalog import Catalog, FieldType, Nested, Table
-from pipelines.warehouse.schema import MIRROR_COLUMNS, STAGING_SCHEMA, _q
+from pipelines.warehouse.schema import MIRROR_COLUMNS, _q
 
-RAW_PAGES = f"{STAGING_SCHEMA}._raw_pages"
+# Staging is scratch: TEMP tables of the sync's connection (memory, spilling to the temp
+# directory), never written to the warehouse file, gone with the process if it dies.
+STAGING_CATALOG = "temp.main"
+RAW_PAGES = f"{STAGING_CATALOG}._raw_pages"
 STAGING_EXTRA_COLUMNS = (
     ("_issues", "VARCHAR[]"),
     ("_raw", "VARCHAR"),
@@ -30,22 +33,21 @@ MAX_UNIX_SECONDS = 253402300799  # 9999-12-31
 
 def ensure_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """Create staging tables (same columns as the targets + landing bookkeeping)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
     con.execute(
-        f"CREATE TABLE IF NOT EXISTS {RAW_PAGES} (batch VARCHAR, stream VARCHAR, seq BIGINT,"
-        " keep BIGINT, body VARCHAR)"
+        f"CREATE TEMP TABLE IF NOT EXISTS {RAW_PAGES} (batch VARCHAR, stream VARCHAR, seq BIGINT,"
+        " keep BIGINT, body BLOB)"
     )
     for t in catalog.tables:
         cols = [f"{_q(f.column)} {f.type.sql_type}" for f in t.fields]
         cols += [f"{n} {ty}" for n, ty, _ in MIRROR_COLUMNS]
         cols += [f"{n} {ty}" for n, ty in STAGING_EXTRA_COLUMNS]
         con.execute(
-            f"CREATE TABLE IF NOT EXISTS {staging_name(catalog, t)} ({', '.join(cols)})"
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging_name(catalog, t)} ({', '.join(cols)})"
         )
 
 
 def staging_name(catalog: Catalog, table: Table) -> str:
-    return f"{STAGING_SCHEMA}.{catalog.version}_{table.name}"
+    return f"{STAGING_CATALOG}.stg_{catalog.version}_{table.name}"
 
 
 def clear_batch(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) -> None:
@@ -55,8 +57,10 @@ def clear_batch(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) ->
 
 
 def reset_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
-    """Drop whatever an interrupted sync left behind (staging is scratch, never state)."""
-    con.execute(f"DROP SCHEMA IF EXISTS {STAGING_SCHEMA} CASCADE")
+    """Start from empty staging."""
+    con.execute(f"DROP TABLE IF EXISTS {RAW_PAGES}")
+    for t in catalog.tables:
+        con.execute(f"DROP TABLE IF EXISTS {staging_name(catalog, t)}")
     ensure_staging(con, catalog)
 
 
@@ -112,10 +116,14 @@ def _land_table(
     """Type the records produced by `records_sql` (columns r JSON, fb TIMESTAMPTZ) into staging,
     then recurse into the nested children the catalogue declares for this position."""
     work = f"_land_{depth}"
+    # One parse per record: r stays raw (for the quarantine), s is every field as text. A record
+    # that is not an object is recognised by its first character (from_json emits minified JSON).
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {work} AS "
-        f"SELECT r, fb, json_transform(r, '{_spec(table, nested)}') AS s, json_keys(r) AS k "
-        f"FROM ({records_sql}) WHERE json_type(r) = 'OBJECT'",
+        f"SELECT r, fb, CASE WHEN is_object THEN json_transform(r, '{_spec(table, nested)}') END AS s,"
+        f" CASE WHEN is_object THEN json_keys(r) END AS k, is_object "
+        f"FROM (SELECT r, fb, starts_with(r::VARCHAR, '{{') AS is_object FROM ({records_sql}) "
+        f"WHERE r IS NOT NULL AND r::VARCHAR <> 'null')",
         params,
     )
     known = [f.api_name for f in table.fields] + [n.key for n in nested]
@@ -151,7 +159,7 @@ def _land_table(
             FROM (
                 SELECT r, fb, s, {typed},
                        list_filter(k, lambda x: NOT list_contains({known_sql}, x)) AS extra
-                FROM {work}
+                FROM {work} WHERE is_object
             )
         )
         """
@@ -161,18 +169,18 @@ def _land_table(
         f"""
         INSERT INTO {staging_name(catalog, table)} (_issues, _raw, _batch, _source, _prio)
         SELECT ['not a JSON object'], r::VARCHAR, {_lit(ctx.batch)}, {_lit(ctx.source)}, {ctx.prio}
-        FROM ({records_sql}) WHERE json_type(r) IS DISTINCT FROM 'OBJECT' AND r IS NOT NULL
-        """,
-        params,
+        FROM {work} WHERE NOT is_object
+        """
     )
     for n in nested:
         child = catalog.table(n.table)
         key = f"s.{_q(n.key)}"
         if n.many:
             sub = (f"SELECT unnest(from_json({key}, '[\"JSON\"]')) AS r, fb FROM {work} "
-                   f"WHERE json_type({key}) = 'ARRAY'")
+                   f"WHERE is_object AND starts_with({key}::VARCHAR, '[')")
         else:
-            sub = f"SELECT {key} AS r, fb FROM {work} WHERE json_type({key}) = 'OBJECT'"
+            sub = (f"SELECT {key} AS r, fb FROM {work} "
+                   f"WHERE is_object AND starts_with({key}::VARCHAR, '{{')")
         # Materialise before recursing: the recursion reuses deeper work-table names only.
         src = f"_src_{depth + 1}_{n.key}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS {sub}")
@@ -193,7 +201,8 @@ def explode_pages(
 ) -> None:
     """Parse all raw pages of (batch, stream) into staging, then drop them."""
     records = (
-        f"SELECT unnest(list_slice(from_json(body, '{{\"data\": [\"JSON\"]}}').data, 1, keep)) AS r,"
+        f"SELECT unnest(list_slice(from_json(decode(body), '{{\"data\": [\"JSON\"]}}').data,"
+        " 1, keep)) AS r,"
         f" NULL::TIMESTAMPTZ AS fb FROM {RAW_PAGES} WHERE batch = ? AND stream = ?"
     )
     _land_table(con, catalog, table, table.nested, records, [batch, stream],
@@ -221,7 +230,7 @@ def append_page(
 ) -> None:
     con.execute(
         f"INSERT INTO {RAW_PAGES} VALUES (?, ?, ?, ?, ?)",
-        [batch, stream, seq, keep, body.decode("utf-8", "replace")],
+        [batch, stream, seq, keep, body],
     )
 
 

@@ -107,10 +107,12 @@ def _create_new(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: 
               AND ({staged_filter})
             QUALIFY row_number() OVER (PARTITION BY {key_expr(table)} ORDER BY _prio) = 1
         ) s
-        LEFT JOIN (SELECT {key_t} AS _k, {hash_t} AS _h{old_ts} FROM {target} t) o
-          ON o._k = {key_s}
+        LEFT JOIN (
+            SELECT {key_t} AS _k, {hash_t} AS _h{old_ts} FROM {target} t
+            WHERE {key_t} IN (SELECT {key_expr(table)} FROM {stg} WHERE _batch = ?)
+        ) o ON o._k = {key_s}
         """,
-        [batch],
+        [batch, batch],
     )
 
 

@@ -12,7 +12,6 @@ import duckdb
 from pipelines.source.catalog import Catalog, Table
 
 MIRROR_SCHEMA = "cadt_mirror"
-STAGING_SCHEMA = "cadt_staging"
 
 # Mirror-owned columns appended to every catalogue table.
 MIRROR_COLUMNS: tuple[tuple[str, str, str], ...] = (

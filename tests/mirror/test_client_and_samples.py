@@ -97,8 +97,8 @@ def test_captured_real_responses_land_with_their_children():
     assert n("unit_labels") == sum(len(u["labels"]) for u in units)
     assert n("audit") == len(json.loads((SAMPLES / "62-final-audit-all.json").read_text())["data"])
     row = con.execute(
-        "SELECT unit_count, vintage_year, time_staged, created_at FROM cadt_staging.v1_units "
-        "WHERE warehouse_unit_id = ?", [units[0]["warehouseUnitId"]]).fetchall()[0]
+        "SELECT unit_count, vintage_year, time_staged, created_at FROM "
+        f"{landing.staging_name(V1, V1.table('units'))} WHERE warehouse_unit_id = ?", [units[0]["warehouseUnitId"]]).fetchall()[0]
     assert row[0] == units[0]["unitCount"] and row[1] == units[0]["vintageYear"]
     assert int(row[2].timestamp()) == int(units[0]["timeStaged"])
     assert row[3].isoformat().startswith(units[0]["createdAt"][:19])
