@@ -292,14 +292,14 @@ class _Sync:
     def _audit_sink(self, batch: str):
         audit = CATALOG.table("audit")
 
-        async def sink(body: bytes) -> None:
-            await self.lander.put(batch, audit, "audit", body, 10**9)
+        async def sink(body: bytes, unknown: bool) -> None:
+            await self.lander.put(batch, audit, "audit", body, 10**9, unknown=unknown)
 
         return sink
 
     def _page_sink(self, batch: str, table: Table, prio: int):
-        async def sink(body: bytes, keep: int) -> None:
-            await self.lander.put(batch, table, table.name, body, keep, prio)
+        async def sink(body: bytes, keep: int, unknown: bool) -> None:
+            await self.lander.put(batch, table, table.name, body, keep, prio, unknown=unknown)
 
         return sink
 

@@ -31,11 +31,18 @@ def _table_case(catalog: Catalog) -> str:
 
 
 def _key_case(catalog: Catalog) -> str:
+    """The changed record's key, read from the one-pass parse `v` of its `change` value."""
     whens = " ".join(
-        f"WHEN {_lit(t.name)} THEN json_extract_string(change, {_lit('$.' + t.primary_key[0])})"
+        f"WHEN {_lit(t.name)} THEN v.{t.primary_key[0]}"
         for t in catalog.tables if t.audit_names
     )
     return f"CASE tbl {whens} END"
+
+
+def _value_spec(catalog: Catalog) -> str:
+    keys = {t.primary_key[0] for t in catalog.tables if t.audit_names}
+    keys |= {"warehouseProjectId", "warehouseUnitId"}
+    return "{" + ", ".join(f'"{k}": "VARCHAR"' for k in sorted(keys)) + "}"
 
 
 def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
@@ -51,8 +58,11 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
             FROM {audit}
             WHERE _batch = ? AND generation > ? AND generation <= ?
               AND type IN ('INSERT', 'DELETE') AND id IS NOT NULL
+        ), parsed AS (
+            SELECT *, json_transform(TRY_CAST(change AS JSON), '{_value_spec(catalog)}') AS v
+            FROM raw
         ), keyed AS (
-            SELECT *, {_key_case(catalog)} AS k FROM raw
+            SELECT *, {_key_case(catalog)} AS k FROM parsed
         ), ranked AS (
             SELECT *,
                    max(generation) FILTER (WHERE type = 'DELETE')
@@ -67,8 +77,7 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
             FROM ranked
         )
         SELECT tbl, audit_table, k, type, change, generation, id, created_at, first_insert_at,
-               json_extract_string(change, '$.warehouseProjectId') AS parent_project,
-               json_extract_string(change, '$.warehouseUnitId') AS parent_unit
+               v.warehouseProjectId AS parent_project, v.warehouseUnitId AS parent_unit
         FROM dated WHERE rn = 1 AND tbl IS NOT NULL
         """,
         [batch, after_generation, upto_generation],
@@ -110,7 +119,8 @@ def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str)
         stg = staging_name(catalog, table)
         pk = table.key_columns[0]
         sql = (
-            f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb FROM {events} "
+            f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb, TRUE AS unk "
+            f"FROM {events} "
             f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
             f"AND k NOT IN (SELECT {pk} FROM {stg} WHERE _batch = ? AND {pk} IS NOT NULL)"
         )

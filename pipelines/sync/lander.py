@@ -62,10 +62,11 @@ class Lander:
             await self._task
 
     async def put(self, batch: str, table: Table, stream: str, body: bytes, keep: int,
-                  prio: int = 0) -> None:
+                  prio: int = 0, *, unknown: bool = True) -> None:
+        """Queue a page; `unknown` says whether it may carry fields the catalogue lacks."""
         if self._error is not None:
             raise self._error  # surface a landing failure to the fetcher
-        await self._queue.put(("page", batch, table, stream, body, keep, prio))
+        await self._queue.put(("page", batch, table, stream, body, keep, prio, unknown))
 
     async def flush(self, batch: str, table: Table, stream: str, prio: int = 0) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -79,11 +80,11 @@ class Lander:
             if kind == "stop":
                 return
             if kind == "page":
-                _, batch, table, stream, body, keep, prio = item
+                _, batch, table, stream, body, keep, prio, unknown = item
                 if self._error is not None:
                     continue
                 try:
-                    await self._land(batch, table, stream, body, keep, prio)
+                    await self._land(batch, table, stream, body, keep, prio, unknown)
                 except Exception as e:  # remembered; raised to the next put/flush
                     self._error = e
             elif kind == "flush":
@@ -99,11 +100,11 @@ class Lander:
                     fut.set_result(None)
 
     async def _land(self, batch: str, table: Table, stream: str, body: bytes, keep: int,
-                    prio: int) -> None:
+                    prio: int, unknown: bool) -> None:
         self._seq += 1
         self.pages += 1
         self.bytes += len(body)
-        await self.db.run(landing.append_page, batch, stream, self._seq, keep, body)
+        await self.db.run(landing.append_page, batch, stream, self._seq, keep, body, unknown)
         crashpoints.hit("page_landed")
         n = self._pending.get((batch, stream), 0) + 1
         self._pending[(batch, stream)] = n

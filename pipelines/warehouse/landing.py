@@ -35,7 +35,7 @@ def ensure_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """Create staging tables (same columns as the targets + landing bookkeeping)."""
     con.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {RAW_PAGES} (batch VARCHAR, stream VARCHAR, seq BIGINT,"
-        " keep BIGINT, body BLOB)"
+        " keep BIGINT, unknown BOOLEAN, body BLOB)"
     )
     for t in catalog.tables:
         cols = [f"{_q(f.column)} {f.type.sql_type}" for f in t.fields]
@@ -113,16 +113,17 @@ def _land_table(
     ctx: LandContext,
     depth: int = 0,
 ) -> None:
-    """Type the records produced by `records_sql` (columns r JSON, fb TIMESTAMPTZ) into staging,
+    """Type the records produced by `records_sql` (columns r JSON, fb TIMESTAMPTZ fallback time,
+    unk BOOLEAN: may carry unknown keys) into staging,
     then recurse into the nested children the catalogue declares for this position."""
     work = f"_land_{depth}"
     # One parse per record: r stays raw (for the quarantine), s is every field as text. A record
     # that is not an object is recognised by its first character (from_json emits minified JSON).
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {work} AS "
-        f"SELECT r, fb, CASE WHEN is_object THEN json_transform(r, '{_spec(table, nested)}') END AS s,"
-        f" CASE WHEN is_object THEN json_keys(r) END AS k, is_object "
-        f"FROM (SELECT r, fb, starts_with(r::VARCHAR, '{{') AS is_object FROM ({records_sql}) "
+        f"SELECT r, fb, unk, CASE WHEN is_object THEN json_transform(r, '{_spec(table, nested)}')"
+        f" END AS s, CASE WHEN is_object AND unk THEN json_keys(r) END AS k, is_object "
+        f"FROM (SELECT r, fb, unk, starts_with(r::VARCHAR, '{{') AS is_object FROM ({records_sql}) "
         f"WHERE r IS NOT NULL AND r::VARCHAR <> 'null')",
         params,
     )
@@ -176,16 +177,16 @@ def _land_table(
         child = catalog.table(n.table)
         key = f"s.{_q(n.key)}"
         if n.many:
-            sub = (f"SELECT unnest(from_json({key}, '[\"JSON\"]')) AS r, fb FROM {work} "
+            sub = (f"SELECT unnest(from_json({key}, '[\"JSON\"]')) AS r, fb, unk FROM {work} "
                    f"WHERE is_object AND starts_with({key}::VARCHAR, '[')")
         else:
-            sub = (f"SELECT {key} AS r, fb FROM {work} "
+            sub = (f"SELECT {key} AS r, fb, unk FROM {work} "
                    f"WHERE is_object AND starts_with({key}::VARCHAR, '{{')")
         # Materialise before recursing: the recursion reuses deeper work-table names only.
         src = f"_src_{depth + 1}_{n.key}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {src} AS {sub}")
         child_ctx = LandContext(ctx.batch, ctx.source, ctx.prio + 1)
-        _land_table(con, catalog, child, n.children, f"SELECT r, fb FROM {src}", [],
+        _land_table(con, catalog, child, n.children, f"SELECT r, fb, unk FROM {src}", [],
                     child_ctx, depth + 1)
         con.execute(f"DROP TABLE {src}")
     con.execute(f"DROP TABLE {work}")
@@ -203,7 +204,7 @@ def explode_pages(
     records = (
         f"SELECT unnest(list_slice(from_json(decode(body), '{{\"data\": [\"JSON\"]}}').data,"
         " 1, keep)) AS r,"
-        f" NULL::TIMESTAMPTZ AS fb FROM {RAW_PAGES} WHERE batch = ? AND stream = ?"
+        f" NULL::TIMESTAMPTZ AS fb, unknown AS unk FROM {RAW_PAGES} WHERE batch = ? AND stream = ?"
     )
     _land_table(con, catalog, table, table.nested, records, [batch, stream],
                 LandContext(batch, "api", prio))
@@ -218,7 +219,8 @@ def land_records_sql(
     params: list[object],
     ctx: LandContext,
 ) -> None:
-    """Land records given by SQL (columns r JSON, fb TIMESTAMPTZ), e.g. audit `change` values.
+    """Land records given by SQL (columns r JSON, fb TIMESTAMPTZ, unk BOOLEAN), e.g. audit
+    `change` values.
 
     Audit values hold one DataLayer key each, so nested arrays inside them are not followed.
     """
@@ -226,11 +228,14 @@ def land_records_sql(
 
 
 def append_page(
-    con: duckdb.DuckDBPyConnection, batch: str, stream: str, seq: int, keep: int, body: bytes
+    con: duckdb.DuckDBPyConnection, batch: str, stream: str, seq: int, keep: int, body: bytes,
+    unknown: bool = True,
 ) -> None:
+    """Queue one page body for `explode_pages`. `unknown=False` (the client checked every key
+    against the catalogue) skips the per-record key scan that fills `_extra`."""
     con.execute(
-        f"INSERT INTO {RAW_PAGES} VALUES (?, ?, ?, ?, ?)",
-        [batch, stream, seq, keep, body],
+        f"INSERT INTO {RAW_PAGES} VALUES (?, ?, ?, ?, ?, ?)",
+        [batch, stream, seq, keep, unknown, body],
     )
 
 
