@@ -29,7 +29,7 @@ class LimitReport:
     records: dict[str, int] = field(default_factory=dict)
 
 
-async def _discard(body: bytes, keep: int = 0) -> None:
+async def _discard(*_page: object) -> None:
     return None
 
 

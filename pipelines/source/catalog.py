@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class FieldType(StrEnum):
@@ -120,24 +119,3 @@ class Catalog:
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"
-
-    def has_unknown_fields(self, table: Table, records: list[Any],
-                           nested: tuple[Nested, ...] | None = None) -> bool:
-        """Does any record (or nested child) carry a key this catalogue does not declare?
-
-        A cheap C-level key-set check on records the client parsed anyway; landing computes the
-        `_extra` column only for pages where this is true.
-        """
-        nested = table.nested if nested is None else nested
-        known = frozenset([*(f.api_name for f in table.fields), *(n.key for n in nested)])
-        for r in records:
-            if not isinstance(r, dict):
-                continue
-            if not r.keys() <= known:
-                return True
-            for n in nested:
-                child = r.get(n.key)
-                kids = child if n.many and isinstance(child, list) else [child]
-                if self.has_unknown_fields(self.table(n.table), kids, n.children):
-                    return True
-        return False

@@ -21,14 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.source.catalog import Table
-from pipelines.source.catalog_v1 import AUDIT, V1
 from pipelines.source.client import CadtClient, CadtError
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps `filter=<pk>:[...]:in` URLs well under the node's 16 KB limit
 HEX = set(string.hexdigits.lower())
 
-PageSink = Callable[[bytes, int, bool], Awaitable[None]]  # (body, records to keep, unknown keys)
+PageSink = Callable[[list[Any]], Awaitable[None]]  # receives the records to keep of one page
 
 
 class MalformedPage(CadtError):
@@ -100,7 +99,7 @@ async def crawl_keyset(
     base = [("page", 1), ("limit", page_size), ("orgUid", org_uid), ("order", f"{pk}:ASC")]
 
     first = await get_page(client, table.endpoint, base)
-    await sink(first.body, len(first.records), _unknown(table, first.records))
+    await sink(first.records)
     if on_page:
         on_page(len(first.records))
     total = len(first.records)
@@ -119,7 +118,7 @@ async def crawl_keyset(
             if hi is not None:
                 keep = next((i for i, k in enumerate(keys) if k is not None and k >= hi),
                             len(page.records))
-            await sink(page.body, keep, _unknown(table, page.records[:keep]))
+            await sink(page.records[:keep])
             n += keep
             if on_page:
                 on_page(keep)
@@ -129,10 +128,6 @@ async def crawl_keyset(
 
     counts = await asyncio.gather(*(stream(lo, hi) for lo, hi in ranges))
     return total + sum(counts)
-
-
-def _unknown(table: Table, records: list[Any]) -> bool:
-    return V1.has_unknown_fields(table, records)
 
 
 def _plausible_keys(records: list[Any], pk: str) -> list[str | None]:
@@ -175,7 +170,7 @@ async def fetch_by_keys(
         params = [("page", 1), ("limit", PAGE_SIZE), ("orgUid", org_uid),
                   ("filter", f"{pk}:{value}:in")]
         page = await get_page(client, table.endpoint, params)
-        await sink(page.body, len(page.records), _unknown(table, page.records))
+        await sink(page.records)
 
     chunks = [keys[i:i + IDS_PER_REQUEST] for i in range(0, len(keys), IDS_PER_REQUEST)]
     await asyncio.gather(*(one(c) for c in chunks))
@@ -214,7 +209,7 @@ async def crawl_audit(
     client: CadtClient,
     org_uid: str,
     start_offset: int,
-    sink: Callable[[bytes, bool], Awaitable[None]],
+    sink: PageSink,
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
@@ -239,7 +234,7 @@ async def crawl_audit(
             offset = (p - 1) * page_size + i
             if offset >= start_offset:
                 rows.add(offset, r)
-        await sink(page.body, _unknown(AUDIT, page.records))
+        await sink(page.records)
         if on_page:
             on_page(len(page.records))
 

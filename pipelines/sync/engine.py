@@ -154,9 +154,8 @@ class _Sync:
     # -- organizations and pick lists -------------------------------------------------------
 
     async def _land_organizations(self, org_map: dict[str, dict[str, Any]]) -> None:
-        body = orjson.dumps({"page": 1, "pageCount": 1, "data": list(org_map.values())})
         await self._replace_small_table(CATALOG.table("organizations"), f"{self.sync_id}/orgs",
-                                        body, None, None)
+                                        list(org_map.values()), None, None)
 
     async def _pick_lists(self) -> None:
         etag = None if self.s.full_refresh else await self.db.run(st.get_etag, PICKLIST_PATH)
@@ -169,14 +168,13 @@ class _Sync:
                  "value": v if isinstance(v, str) else orjson.dumps(v).decode()}
                 for name, values in data.items()
                 for i, v in enumerate(values if isinstance(values, list) else [values])]
-        body = orjson.dumps({"page": 1, "pageCount": 1, "data": rows})
         await self._replace_small_table(CATALOG.table("pick_lists"), f"{self.sync_id}/picklists",
-                                        body, PICKLIST_PATH, resp.etag)
+                                        rows, PICKLIST_PATH, resp.etag)
         self.report.pick_lists = f"{len(rows)} values in {len(data)} lists"
 
-    async def _replace_small_table(self, table: Table, batch: str, body: bytes,
+    async def _replace_small_table(self, table: Table, batch: str, records: list[Any],
                                    etag_url: str | None, etag: str | None) -> None:
-        await self.lander.put(batch, table, table.name, body, 10**9)
+        await self.lander.put(batch, table, table.name, records)
         await self.lander.flush(batch, table, table.name)
 
         def commit(con: duckdb.DuckDBPyConnection) -> None:
@@ -292,14 +290,14 @@ class _Sync:
     def _audit_sink(self, batch: str):
         audit = CATALOG.table("audit")
 
-        async def sink(body: bytes, unknown: bool) -> None:
-            await self.lander.put(batch, audit, "audit", body, 10**9, unknown=unknown)
+        async def sink(records: list[Any]) -> None:
+            await self.lander.put(batch, audit, "audit", records)
 
         return sink
 
     def _page_sink(self, batch: str, table: Table, prio: int):
-        async def sink(body: bytes, keep: int, unknown: bool) -> None:
-            await self.lander.put(batch, table, table.name, body, keep, prio, unknown=unknown)
+        async def sink(records: list[Any]) -> None:
+            await self.lander.put(batch, table, table.name, records, prio)
 
         return sink
 

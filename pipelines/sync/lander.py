@@ -1,9 +1,9 @@
 """The bridge between async fetching and the (single-writer) DuckDB connection.
 
-All DuckDB work runs on one dedicated thread, in order. Fetchers hand page bodies to a bounded
-queue and go straight back to the network; the lander thread appends them to the raw-pages table
-and explodes them into typed staging every few pages. The bounded queue is the back-pressure that
-keeps memory flat however large the source is.
+All DuckDB work runs on one dedicated thread, in order. Fetchers hand parsed pages to a bounded
+queue and go straight back to the network; the lander stages them in batches of a few pages
+(one Arrow INSERT per table per batch). The bounded queue is the back-pressure that keeps memory
+flat however large the source is.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pipelines.source.catalog import Catalog, Table
 from pipelines.warehouse import landing
 
 T = TypeVar("T")
-EXPLODE_EVERY = 16  # pages per stream between explodes: bounds the raw-page backlog
+PAGES_PER_BATCH = 8  # pages per stream staged together: amortises per-INSERT overhead, bounds memory
 
 
 class DbWorker:
@@ -39,17 +39,15 @@ class DbWorker:
 
 
 class Lander:
-    """Queue of pages to land; `flush` waits until a stream is fully in staging."""
+    """Queue of pages to stage; `flush` waits until a stream is fully in staging."""
 
     def __init__(self, db: DbWorker, catalog: Catalog, queue_size: int = 8) -> None:
         self.db = db
         self.catalog = catalog
         self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
-        self._pending: dict[tuple[str, str], int] = {}
-        self._seq = 0
+        self._pending: dict[tuple[str, str], list[list[Any]]] = {}
         self._task: asyncio.Task[None] | None = None
         self.pages = 0
-        self.bytes = 0
         self._error: BaseException | None = None
 
     async def __aenter__(self) -> Lander:
@@ -61,12 +59,12 @@ class Lander:
             await self._queue.put(("stop",))
             await self._task
 
-    async def put(self, batch: str, table: Table, stream: str, body: bytes, keep: int,
-                  prio: int = 0, *, unknown: bool = True) -> None:
-        """Queue a page; `unknown` says whether it may carry fields the catalogue lacks."""
+    async def put(self, batch: str, table: Table, stream: str, records: list[Any],
+                  prio: int = 0) -> None:
+        """Queue one page's records (already trimmed to the ones to keep)."""
         if self._error is not None:
             raise self._error  # surface a landing failure to the fetcher
-        await self._queue.put(("page", batch, table, stream, body, keep, prio, unknown))
+        await self._queue.put(("page", batch, table, stream, records, prio))
 
     async def flush(self, batch: str, table: Table, stream: str, prio: int = 0) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -80,11 +78,11 @@ class Lander:
             if kind == "stop":
                 return
             if kind == "page":
-                _, batch, table, stream, body, keep, prio, unknown = item
+                _, batch, table, stream, records, prio = item
                 if self._error is not None:
                     continue
                 try:
-                    await self._land(batch, table, stream, body, keep, prio, unknown)
+                    await self._add(batch, table, stream, records, prio)
                 except Exception as e:  # remembered; raised to the next put/flush
                     self._error = e
             elif kind == "flush":
@@ -93,25 +91,24 @@ class Lander:
                     fut.set_exception(self._error)
                     continue
                 try:
-                    await self._explode(batch, table, stream, prio)
+                    await self._stage(batch, table, stream, prio)
                 except Exception as e:  # hand the failure to whoever waits for this stream
                     fut.set_exception(e)
                 else:
                     fut.set_result(None)
 
-    async def _land(self, batch: str, table: Table, stream: str, body: bytes, keep: int,
-                    prio: int, unknown: bool) -> None:
-        self._seq += 1
+    async def _add(self, batch: str, table: Table, stream: str, records: list[Any],
+                   prio: int) -> None:
         self.pages += 1
-        self.bytes += len(body)
-        await self.db.run(landing.append_page, batch, stream, self._seq, keep, body, unknown)
+        pages = self._pending.setdefault((batch, stream), [])
+        pages.append(records)
         crashpoints.hit("page_landed")
-        n = self._pending.get((batch, stream), 0) + 1
-        self._pending[(batch, stream)] = n
-        if n >= EXPLODE_EVERY:
-            await self._explode(batch, table, stream, prio)
+        if len(pages) >= PAGES_PER_BATCH:
+            await self._stage(batch, table, stream, prio)
 
-    async def _explode(self, batch: str, table: Table, stream: str, prio: int) -> None:
-        if self._pending.pop((batch, stream), 0):
-            await self.db.run(landing.explode_pages, self.catalog, table, batch, stream, prio)
+    async def _stage(self, batch: str, table: Table, stream: str, prio: int) -> None:
+        pages = self._pending.pop((batch, stream), None)
+        if pages:
+            ctx = landing.LandContext(batch, "api", prio)
+            await self.db.run(landing.stage_pages, self.catalog, table, pages, ctx)
             crashpoints.hit("exploded")

@@ -81,9 +81,8 @@ def test_captured_real_responses_land_with_their_children():
     landing.ensure_staging(con, V1)
     for stream, name in (("projects", "62-final-projects.json"), ("units", "62-final-units.json"),
                          ("audit", "62-final-audit-all.json")):
-        body = (SAMPLES / name).read_bytes()
-        landing.append_page(con, "b", stream, 1, 10**6, body)
-        landing.explode_pages(con, V1, V1.table(stream), "b", stream)
+        records = json.loads((SAMPLES / name).read_text())["data"]
+        landing.stage_pages(con, V1, V1.table(stream), [records], landing.LandContext("b"))
     projects = json.loads((SAMPLES / "62-final-projects.json").read_text())["data"]
     units = json.loads((SAMPLES / "62-final-units.json").read_text())["data"]
 

@@ -37,9 +37,8 @@ def con():
 
 
 def _land(con, records: list, table: str = "units") -> None:
-    body = json.dumps({"page": 1, "pageCount": 1, "data": records}).encode()
-    landing.append_page(con, "b", table, 1, len(records), body)
-    landing.explode_pages(con, V1, V1.table(table), "b", table)
+    records = json.loads(json.dumps(records))  # what the client's JSON parser would hand over
+    landing.stage_pages(con, V1, V1.table(table), [records], landing.LandContext("b"))
     con.execute("BEGIN")
     apply_batch(con, V1, V1.table(table), "b", "sync1", scope="TRUE")
     for child in ("labels", "issuances", "unit_labels"):
