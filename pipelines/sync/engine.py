@@ -135,6 +135,11 @@ class _Sync:
                                 for s in states.values()]
             return
         org_map = _org_map(resp.data)
+        if not org_map and states:
+            # A node that is restarting or resyncing can list nobody for a while; deleting the
+            # whole mirror on its word would be a disaster that the next sync has to undo.
+            raise CadtError(f"{ORGS_PATH} lists no organizations while the mirror holds "
+                            f"{len(states)}; nothing was changed (is the node resyncing?)")
         await self._land_organizations(org_map)
 
         tasks = []
@@ -163,7 +168,11 @@ class _Sync:
         if resp.not_modified:
             self.report.pick_lists = "unchanged"
             return
-        data = resp.data if isinstance(resp.data, dict) else {}
+        data = resp.data
+        if not isinstance(data, dict) or not data:
+            self.report.pick_lists = f"unexpected response ({type(data).__name__}): kept ours"
+            log.warning("%s: %s", PICKLIST_PATH, self.report.pick_lists)
+            return
         rows = [{"listName": name, "position": i,
                  "value": v if isinstance(v, str) else orjson.dumps(v).decode()}
                 for name, values in data.items()

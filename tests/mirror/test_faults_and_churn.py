@@ -100,3 +100,17 @@ def test_crawl_under_churn_then_sync_is_exact(sim, settings):
     assert any(o.mode == "incremental" for o in second.orgs)  # the source kept moving
     assert run_sync(settings).status == "success"
     assert diff(sim, settings.database) == {}
+
+
+def test_a_node_listing_no_organizations_deletes_nothing(sim, settings):
+    assert run_sync(settings).status == "success"
+    for org in list(sim.ledger.orgs):
+        sim.activity("remove_org", org=org)
+    report = run_sync(settings)
+    assert report.status == "failed"
+    assert "lists no organizations" in report.error
+    con = duckdb.connect(str(settings.database), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] > 0
+    finally:
+        con.close()
