@@ -260,7 +260,13 @@ class _Sync:
                 log.warning("%s: %s", o.name or o.org_uid, note)
                 if attempt == 1:
                     batch = f"{self.sync_id}/{o.org_uid}/recount"
-                    await self._snapshot(o.org_uid, org, batch, o)
+                    try:
+                        await self._snapshot(o.org_uid, org, batch, o)
+                    except Exception as e:  # the first snapshot stays committed
+                        o.reason = f"{o.reason}; {note}; re-read failed: {e}"
+                        await self.db.run(clear_batch, CATALOG, batch)
+                        await self.db.run(_flag_state, o.org_uid)
+                        break
                     o.reason = f"{o.reason}; {note}; re-snapshotted"
                 else:
                     o.reason = f"{o.reason}; {note} again"
@@ -414,7 +420,8 @@ class _Sync:
                             staged_filter=window)
             counts["audit"] = c.as_tuple()
             q = quarantine_batch(con, CATALOG, batch, self.sync_id, org_uid)
-            qe, unknown = feed.quarantine_events(con, CATALOG, batch, self.sync_id, org_uid)
+            qe, unknown = feed.quarantine_events(con, CATALOG, batch, self.sync_id, org_uid,
+                                                 after_gen, target_gen)
             report.quarantined = q + qe
             report.unknown_audit_tables = unknown
             self._collect_unknown_fields(con, batch)

@@ -142,13 +142,17 @@ def drop_events(con: duckdb.DuckDBPyConnection, batch: str) -> None:
 
 
 def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
-                      sync_id: str, org_uid: str) -> tuple[int, list[str]]:
-    """Feed rows we cannot apply: unknown table names, missing keys, unparsable values."""
+                      sync_id: str, org_uid: str, after_generation: int,
+                      upto_generation: int) -> tuple[int, list[str]]:
+    """Feed rows of the applied window we cannot apply: unknown table names, missing keys,
+    unparsable values."""
     audit = staging_name(catalog, catalog.table("audit"))
+    window = f"generation > {int(after_generation)} AND generation <= {int(upto_generation)}"
     known = ", ".join(_lit(a) for t in catalog.tables for a in t.audit_names)
     ignored = ", ".join(_lit(a) for a in catalog.audit_ignore) or "''"
     unknown = [r[0] for r in con.execute(
-        f"""SELECT DISTINCT "table" FROM {audit} WHERE _batch = ? AND type IN ('INSERT','DELETE')
+        f"""SELECT DISTINCT "table" FROM {audit} WHERE _batch = ? AND {window}
+            AND type IN ('INSERT','DELETE')
             AND "table" IS NOT NULL AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})""",
         [batch],
     ).fetchall()]
@@ -157,7 +161,7 @@ def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: s
         INSERT INTO {MIRROR_SCHEMA}.quarantine
         SELECT ?, now(), ?, ?, 'audit', id::VARCHAR,
                'unknown audit table ' || "table" || ': change not applied', change
-        FROM {audit} WHERE _batch = ? AND type IN ('INSERT', 'DELETE')
+        FROM {audit} WHERE _batch = ? AND {window} AND type IN ('INSERT', 'DELETE')
           AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})
         """,
         [sync_id, catalog.version, org_uid, batch],
