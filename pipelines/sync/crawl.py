@@ -191,6 +191,13 @@ class AuditLog:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def append_from(self, other: AuditLog, skip: int = 0) -> None:
+        """Continue this log with `other`'s rows after its first `skip` (the overlap row)."""
+        self.ids.extend(other.ids[skip:])
+        self.gens.extend(other.gens[skip:])
+        self.roots.update(other.roots)
+        self.registry_ids |= other.registry_ids
+
     def add(self, offset: int, r: Any) -> None:
         if not isinstance(r, dict):
             raise MalformedPage(f"audit row at offset {offset} is not an object")

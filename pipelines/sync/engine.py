@@ -30,7 +30,14 @@ from pipelines.sync.lander import DbWorker, Lander
 from pipelines.sync.settings import NullProgress, OrgReport, Progress, SyncReport, SyncSettings
 from pipelines.warehouse import state as st
 from pipelines.warehouse.db import connect
-from pipelines.warehouse.landing import _lit, clear_batch, reset_staging, staging_name
+from pipelines.warehouse.landing import (
+    RESUMABLE,
+    RESUMABLE_SUFFIX,
+    _lit,
+    clear_batch,
+    reset_staging,
+    staging_name,
+)
 from pipelines.warehouse.merge import apply_batch, quarantine_batch
 from pipelines.warehouse.publish import publish, serving_path
 from pipelines.warehouse.schema import ensure_schema
@@ -232,12 +239,14 @@ class _Sync:
                 reason = "full refresh" if prev is not None else "new organization"
             report.reason = reason
             self.progress.log(f"{name or org_uid}: snapshot ({reason})")
-            await self._snapshot(org_uid, org, batch, report)
+            await self._snapshot(org_uid, org, batch + RESUMABLE_SUFFIX, report)
         except Exception as e:
             report.mode = "failed"
             report.reason = str(e) if isinstance(e, CadtError) else f"{type(e).__name__}: {e}"
             log.error("org %s failed: %s", org_uid, report.reason)
             await self.db.run(clear_batch, CATALOG, batch)
+            # the audit rows a snapshot already staged stay, for the next sync to resume from
+            await self.db.run(clear_batch, CATALOG, batch + RESUMABLE_SUFFIX, True)
         return report
 
     async def _check_counts(self, org_map: dict[str, dict[str, Any]]) -> None:
@@ -259,7 +268,7 @@ class _Sync:
                 note = "count check: " + ", ".join(problems)
                 log.warning("%s: %s", o.name or o.org_uid, note)
                 if attempt == 1:
-                    batch = f"{self.sync_id}/{o.org_uid}/recount"
+                    batch = f"{self.sync_id}/{o.org_uid}/recount{RESUMABLE_SUFFIX}"
                     try:
                         await self._snapshot(o.org_uid, org, batch, o)
                     except Exception as e:  # the first snapshot stays committed
@@ -328,10 +337,22 @@ class _Sync:
         audit = CATALOG.table("audit")
         key = f"{org_uid}/audit"
         self.progress.task(key, f"{label}: audit history")
-        rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
+        prior = await self.db.run(_resume_backfill, org_uid, org.get("registryId"), batch)
+        start = len(prior) if prior is not None else 0
+        rows = await crawl_audit(self.client, org_uid, max(start - 1, 0), self._audit_sink(batch),
                                  page_size=self.s.page_size, on_page=self._counter(key))
-        self.progress.done(key)
         await self.lander.flush(batch, audit, "audit")
+        if prior is not None:
+            if len(rows) and rows.ids[0] == prior.ids[-1]:
+                prior.append_from(rows, skip=1)
+                rows = prior
+                report.reason = f"{report.reason}; audit backfill resumed at row {start}"
+            else:  # the feed changed below the resumed rows: read it all again
+                await self.db.run(clear_batch, CATALOG, batch)
+                rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
+                                         page_size=self.s.page_size, on_page=self._counter(key))
+                await self.lander.flush(batch, audit, "audit")
+        self.progress.done(key)
         target_gen, kept = _target(rows, 0, org.get("registryHash"), None, strict=False)
 
         async def crawl(table: Table, prio: int) -> None:
@@ -427,6 +448,9 @@ class _Sync:
             self._collect_unknown_fields(con, batch)
             st.save_state(con, CATALOG.version, new_state)
             st.record_changes(con, CATALOG.version, self.sync_id, org_uid, report.mode, counts)
+            for name in RESUMABLE:  # staged in the warehouse file: leave with the data
+                con.execute(f"DELETE FROM {staging_name(CATALOG, CATALOG.table(name))} "
+                            "WHERE _batch = ?", [batch])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -469,6 +493,29 @@ class _Sync:
         changes = await self.db.run(remove)
         self.progress.log(f"{org_uid}: removed from the source, its rows deleted")
         return OrgReport(org_uid, None, "removed", changes=changes)
+
+
+def _resume_backfill(con: duckdb.DuckDBPyConnection, org_uid: str, registry_id: str | None,
+                     batch: str) -> AuditLog | None:
+    """Audit rows an earlier, unfinished snapshot of this org staged, relabelled to `batch`,
+    as the log of what they are; None when there is nothing (usable) to resume."""
+    stg = staging_name(CATALOG, CATALOG.table("audit"))
+    mine = f"%/{org_uid}{RESUMABLE_SUFFIX}"
+    found = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE registry_id IS DISTINCT FROM ?) FROM {stg} "
+        "WHERE _batch LIKE ? AND _batch <> ?", [registry_id, mine, batch]).fetchall()[0]
+    if not found[0] or found[1]:  # nothing, or rows of another registry store: start over
+        con.execute(f"DELETE FROM {stg} WHERE _batch LIKE ? AND _batch <> ?", [mine, batch])
+        return None
+    con.execute(f"UPDATE {stg} SET _batch = ? WHERE _batch LIKE ?", [batch, mine])
+    log_ = AuditLog(0)
+    for row_id, gen, root, registry in con.execute(
+        f"SELECT id, generation, root_hash, registry_id FROM {stg} WHERE _batch = ? "
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _ref) = 1 ORDER BY _ref", [batch]
+    ).fetchall():
+        log_.add(len(log_), {"id": row_id, "generation": gen, "rootHash": root,
+                             "registryId": registry})
+    return log_
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, table: str, org_uid: str) -> int:

@@ -32,12 +32,14 @@ class SyncSettings:
 
     @classmethod
     def from_env(cls, **overrides: object) -> SyncSettings:
-        """CADT_API_URL, CADT_API_KEY, CADT_MIRROR_DB, CADT_CONCURRENCY; overrides win."""
+        """CADT_API_URL, CADT_API_KEY, CADT_MIRROR_DB, CADT_CONCURRENCY, CADT_PAGE_SIZE (1..1000);
+        overrides win."""
         values: dict[str, object] = {
             "api_url": os.environ.get("CADT_API_URL") or DEFAULT_API_URL,
             "api_key": os.environ.get("CADT_API_KEY") or None,
             "database": database_path(None),
             "concurrency": int(os.environ.get("CADT_CONCURRENCY") or 4),
+            "page_size": int(os.environ.get("CADT_PAGE_SIZE") or 1000),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         values["database"] = Path(values["database"])  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +40,12 @@ STAGING_EXTRA_COLUMNS = (
     ("_ref", "BIGINT"),
 )
 MAX_UNIX_SECONDS = 253402300799  # 9999-12-31
-_refs = itertools.count()  # blocks of `_ref`s: find the raw record of a row the quarantine needs
-_BAD = 1 << 31  # refs of non-object entries start here within a block
+# `_ref`s come in blocks of 2**20, one block per table per staged batch: they find the raw
+# record of a row the quarantine needs, and order the resumable audit rows. Blocks count up from
+# the current millisecond (since 2025), so a later process always continues above an earlier one.
+_BLOCK_BITS = 20
+_refs = itertools.count(int(time.time() * 1000) - 1_735_689_600_000)
+_BAD = 1 << (_BLOCK_BITS - 1)  # refs of non-object entries start here within a block
 
 
 @dataclass(frozen=True)
@@ -56,25 +61,44 @@ def ensure_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
         cols = [f"{_q(f.column)} {f.type.sql_type}" for f in t.fields]
         cols += [f"{n} {ty}" for n, ty, _ in MIRROR_COLUMNS]
         cols += [f"{n} {ty}" for n, ty in STAGING_EXTRA_COLUMNS]
+        kind = "TABLE" if t.name in RESUMABLE else "TEMP TABLE"
         con.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {staging_name(catalog, t)} ({', '.join(cols)})"
+            f"CREATE {kind} IF NOT EXISTS {staging_name(catalog, t)} ({', '.join(cols)})"
         )
 
 
+# The audit history of a large organization is the longest read of a snapshot: its staged rows
+# live in the warehouse file (committed batch by batch), so a snapshot that dies resumes the
+# backfill where it stopped instead of starting over.
+RESUMABLE = frozenset({"audit"})
+RESUMABLE_SUFFIX = "/snapshot"  # batches whose resumable rows survive a failed sync
+
+
 def staging_name(catalog: Catalog, table: Table) -> str:
+    if table.name in RESUMABLE:
+        return f"cadt_mirror.staging_{catalog.version}_{table.name}"
     return f"{STAGING_CATALOG}.stg_{catalog.version}_{table.name}"
 
 
-def clear_batch(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) -> None:
+def clear_batch(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
+                keep_resumable: bool = False) -> None:
     for t in catalog.tables:
+        if keep_resumable and t.name in RESUMABLE:
+            continue
         con.execute(f"DELETE FROM {staging_name(catalog, t)} WHERE _batch = ?", [batch])
 
 
 def reset_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
-    """Start from empty staging."""
+    """Start from empty staging, keeping only resumable rows of unfinished snapshots."""
     for t in catalog.tables:
-        con.execute(f"DROP TABLE IF EXISTS {staging_name(catalog, t)}")
+        if t.name in RESUMABLE:
+            con.execute("CREATE SCHEMA IF NOT EXISTS cadt_mirror")
+        else:
+            con.execute(f"DROP TABLE IF EXISTS {staging_name(catalog, t)}")
     ensure_staging(con, catalog)
+    for name in RESUMABLE:
+        con.execute(f"DELETE FROM {staging_name(catalog, catalog.table(name))} "
+                    f"WHERE _batch NOT LIKE '%{RESUMABLE_SUFFIX}'")
 
 
 # -- records parsed by the client ---------------------------------------------------------------
@@ -99,7 +123,7 @@ class _Rows:
         self.known = frozenset([*(f.api_name for f in table.fields), *(n.key for n in nested)])
         self.records: list[dict[str, Any]] = []
         self.bad: list[Any] = []  # entries that are not objects
-        self.base = next(_refs) << 32
+        self.base = next(_refs) << _BLOCK_BITS
 
     def raw(self, ref: int) -> Any:
         i = ref - self.base
@@ -107,6 +131,9 @@ class _Rows:
 
     def to_arrow(self) -> pa.Table:
         recs = self.records
+        if max(len(recs), len(self.bad)) >= _BAD:
+            raise ValueError(f"{len(recs)} {self.table.name} records in one staged batch: "
+                             "stage fewer pages at a time")
         fields = self.table.fields
         try:  # C++ fast path: Arrow reads the dicts directly when every value has its usual type
             struct = pa.array(recs, type=_struct_type(self.table))
@@ -204,7 +231,8 @@ def _attach_raw(con: duckdb.DuckDBPyConnection, catalog: Catalog, rows: _Rows,
     stg = staging_name(catalog, rows.table)
     refs = [r[0] for r in con.execute(
         f"SELECT _ref FROM {stg} WHERE _batch = ? AND _raw IS NULL AND len(_issues) > 0 "
-        "AND _ref BETWEEN ? AND ?", [batch, rows.base, rows.base + (1 << 32) - 1]).fetchall()]
+        "AND _ref BETWEEN ? AND ?", [batch, rows.base, rows.base + (1 << _BLOCK_BITS) - 1]
+    ).fetchall()]
     if refs:
         con.executemany(
             f"UPDATE {stg} SET _raw = ? WHERE _batch = ? AND _ref = ?",
