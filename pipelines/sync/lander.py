@@ -20,7 +20,8 @@ from pipelines.source.catalog import Catalog, Table
 from pipelines.warehouse import landing
 
 T = TypeVar("T")
-PAGES_PER_BATCH = 8  # pages per stream staged together: amortises per-INSERT overhead, bounds memory
+PAGES_PER_BATCH = 8  # pages per stream staged together: amortises per-INSERT overhead
+MAX_PENDING_PAGES = 16  # across all streams: parsed pages cost ~8 MB each in Python
 
 
 class DbWorker:
@@ -46,6 +47,8 @@ class Lander:
         self.catalog = catalog
         self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
         self._pending: dict[tuple[str, str], list[list[Any]]] = {}
+        self._tables: dict[tuple[str, str], Table] = {}
+        self._prios: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
         self.pages = 0
         self._error: BaseException | None = None
@@ -102,9 +105,15 @@ class Lander:
         self.pages += 1
         pages = self._pending.setdefault((batch, stream), [])
         pages.append(records)
+        self._tables[(batch, stream)] = table
+        self._prios[(batch, stream)] = prio
         crashpoints.hit("page_landed")
         if len(pages) >= PAGES_PER_BATCH:
             await self._stage(batch, table, stream, prio)
+        elif sum(len(p) for p in self._pending.values()) >= MAX_PENDING_PAGES:
+            # many streams at once (one per org and endpoint): stage the fullest one
+            (b, s), _ = max(self._pending.items(), key=lambda kv: len(kv[1]))
+            await self._stage(b, self._tables[(b, s)], s, self._prios[(b, s)])
 
     async def _stage(self, batch: str, table: Table, stream: str, prio: int) -> None:
         pages = self._pending.pop((batch, stream), None)
