@@ -51,3 +51,17 @@ def test_materialize_raw_assets_twice_and_key_stays_out_of_events(tmp_path, monk
         for entry in logs:
             assert api_key not in serialize_value(entry)
         assert api_key not in serialize_value(instance.get_run_by_id(first.run_id))
+
+
+def test_workspace_validates_with_the_dagster_cli():
+    """What `dagster dev -w workspace.yaml` (make dev) loads."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          cwd=Path(__file__).parents[2])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout
