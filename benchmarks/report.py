@@ -356,35 +356,25 @@ def _k_verdict(scales: list[tuple[str, Any]]) -> str:
                     "requests do not rise with k everywhere")
 
 
-WHY_1 = """**Why the full sync misses 1.25×.** The sync is bound by its single DuckDB landing
-thread, not by the network. All DuckDB work runs serially on one thread (`pipelines/sync/lander.py`,
-by design: one writer connection), and on this 2-core machine that thread also competes with
-the simulator (≈1 core while serving) and the fetching event loop. A per-statement profile of
-one full sync at scale 100 (25–31 s wall; limit 4–5 s; instrumented through a proxy
-connection, not committed) gave, in seconds of DuckDB time:
+WHY_1 = """**Why the full sync misses 1.25×.** On this 2-core machine the simulator takes about one
+core while serving, and the client's own CPU work is then the bottleneck, not the network:
+parsing each page (orjson, which the limit does too), turning the records into Arrow columns
+(`pipelines/warehouse/landing.py`), the typed INSERTs into staging, and each organization's commit
+(change counting, delete + insert of its rows, the WAL write). The Python parts of the first two
+share the GIL with the fetching event loop. A profile at scale 300 (28 s wall, limit 7 s) gave
+≈17 s in staging (of which ≈8 s is CPU measured alone; the rest is waiting for the GIL and the
+core the simulator uses) and ≈8.5 s in commits (≈4 s change counting and merge, ≈2 s building
+the feed's net events for the orphan rule, ≈1 s writing the audit rows).
 
-| work | seconds | share |
-|---|---|---|
-| `explode_pages` (json_transform + typed casts + nested children, 46 calls) | 16.3 | 55 % |
-| of which: `_land_0` work table (`json_transform` of the bodies) | 4.4 | |
-| of which: the *non-object quarantine* `INSERT … WHERE json_type(r) IS DISTINCT FROM 'OBJECT'`, which re-parses every raw body a second time (audit 1.7 s, units 0.7 s, projects 0.3 s) | 2.7 | |
-| `append_page` — `INSERT INTO cadt_staging._raw_pages VALUES (?…)` of each 1.3 MB body into a table of the **persistent** database file (WAL write per page; 278 calls, ≈19–23 ms each) | 5.2–6.3 | 20 % |
-| per-org commit (`apply_batch` ×12 tables, events, quarantine, `COMMIT` ≈1 s) | 7.0 | 23 % |
-
-Proposed fixes (in `pipelines/`, not applied here): (a) compute the records once per explode
-into the work table and split objects / non-objects from it, instead of running `records_sql`
-(a full `from_json` of every body) twice — saves ≈2.7 s of 25 s at scale 100; (b) keep scratch
-data out of the database file: `ATTACH ':memory:' AS cadt_staging` (or TEMP tables) for
-`_raw_pages` and the `v1_*` staging tables, so page appends and explodes never hit the WAL —
-the ≈5–6 s of `append_page` and part of `COMMIT` go; (c) skip the raw-pages round trip
-entirely: pass each batch of bodies as one `VARCHAR[]` parameter
-(`SELECT unnest(from_json(unnest(?), …))`), or write them to a temp NDJSON file read with
-`read_json(..., format='newline_delimited')`, which parses in parallel; (d) with (a)–(c) the
-serial DuckDB thread still has ≈15 s of typing and merging per 100k units — the remaining
-lever is to land audit pages (the largest stream: 136k rows, the `change` column is a JSON
-string per row) with a single `json_transform` and no per-field `TRY_CAST` chain for columns
-that are text anyway. Even so, reaching 1.25× on 2 cores is unlikely: the limit already
-uses both cores (server + client parse); on ≥ 4 cores the DuckDB work overlaps the fetch."""
+Applied since the first measurement of this page (8.8× → the figure above at scale 100):
+pages are no longer stored as text and parsed a second time by DuckDB's JSON functions; the
+records the client already parsed become Arrow columns in C++ (`pyarrow` struct conversion,
+with a per-value text fallback when a record has a stray type); staging lives in TEMP tables
+(memory, spilling to disk) instead of the warehouse file, except the audit history of a
+snapshot, which is kept in the file so that a killed snapshot resumes its backfill; the merge
+hashes only the keys it stages. Levers left: a landing *process* (no GIL shared with the
+fetcher), skipping change counting when an organization has no rows yet, and more cores — on
+≥ 4 cores the landing overlaps the fetch."""
 
 DLT_SETUP = """dlt 1.31 `rest_api` source (`benchmarks/dlt_child.py`), configured as a competent user
 would: `page_number` paginator (`base_page` 1, `page_param` page, `total_path` pageCount),
@@ -411,25 +401,27 @@ dlt's incremental time includes a full re-read of the audit feed, which CADT can
 a dlt user who drops the audit resource saves that time but then has no deletions at all."""
 
 WHY_3 = """The no-change sync costs two requests at every scale: `/v1/organizations` with
-`If-None-Match` (304) and the pick list — its time is the DuckDB open/close and bookkeeping,
+`If-None-Match` (304) and the pick list; its time is opening the warehouse and bookkeeping,
 independent of the mirror's size. With k changed units the sync reads the new audit rows
 (k/1000 pages) and re-reads the changed units by key (k/100 requests of
-`filter=warehouseUnitId:[…]:in`), so requests grow with k, not with the mirror. The time per
-changed unit includes the per-org merge, which scans the target tables once per org
-(`apply_batch` builds `_new` with a LEFT JOIN against the whole target table): that part does
-grow with the org's size, which is why k = 10 costs a little more at the top scale."""
+`filter=warehouseUnitId:[…]:in`), so requests grow with k, not with the mirror. The merge
+compares only the staged keys with the target, but deleting replaced rows still scans each
+target table once (DuckDB scans 1M rows in a few ms; the audit table is the largest), so a small
+incremental costs slightly more on a large mirror. These figures exclude the refresh of the
+read-only serving copy (`publish`), which copies the warehouse file after a sync that changed
+something: one sequential file copy, proportional to the warehouse size, that can be turned off
+(`SyncSettings(publish=False)`) when no BI tool reads the serving copy. Each figure is the wall
+time of a fresh `python -m benchmarks.sync_child` process, so it includes interpreter start-up
+and imports (≈1 s, more on a busy machine); the sync itself, timed in-process at scale 1000
+after 10 units changed, took 0.43 s (0.35 s at scale 300)."""
 
-WHY_5 = """**Why memory misses 1 GB.** Python holds little: pages go through a bounded
-queue (8 pages) into DuckDB and are exploded every 16 pages per stream. What grows is DuckDB's
-buffer pool: every page body is first written as text into `cadt_staging._raw_pages`, and the
-exploded staging rows of an org stay in the database until that org's commit (a snapshot of
-the largest org — ≈60 % of all units — is one batch). DuckDB keeps the blocks it touched cached
-up to its `memory_limit`, which defaults to 80 % of RAM (≈19 GB here), so the process simply
-never gives memory back during a sync. Proposed fix: in `pipelines/warehouse/db.py connect()`
-set `SET memory_limit = '768MB'` (configurable, e.g. `CADT_DUCKDB_MEMORY`) and a
-`temp_directory` next to the database, so DuckDB evicts/spills instead of growing; together
-with dropping `_raw_pages` (see §1 fix (c)) the peak should fall well under 1 GB at the top
-scale. Not measured here (the fix belongs in `pipelines/`)."""
+WHY_5 = """**Memory.** Python holds a bounded number of parsed pages (a queue of 8, and at most
+16 pages waiting to be staged across all streams, ≈8 MB each once parsed) plus 16 bytes per
+audit row for the feed checks. DuckDB is capped by `memory_limit` (384 MB by default,
+`CADT_MIRROR_MEMORY_LIMIT`) and spills the staged rows of a large snapshot to
+`<warehouse>.tmp/`; before the cap DuckDB kept everything it touched (its default is 80 % of
+RAM), which made the peak grow with the source (4.9 GB at scale 1000 in the first run of this
+page)."""
 
 WHY_6 = """The server spends a few ms of CPU per 1.5 MB page (pre-serialized row bytes joined per
 page, weak ETag = SHA-1 of the body, uvicorn with uvloop + httptools), so a client that does not

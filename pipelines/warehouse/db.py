@@ -42,7 +42,7 @@ def connect(path: str | os.PathLike[str] | None = None, *, read_only: bool = Fal
     con.execute("SET TimeZone = 'UTC'")
     # DuckDB would take 80% of RAM by default; a sync streams and needs far less. Larger
     # intermediate results spill to <warehouse>.tmp/.
-    con.execute(f"SET memory_limit = '{os.environ.get('CADT_MIRROR_MEMORY_LIMIT', '512MB')}'")
+    con.execute(f"SET memory_limit = '{os.environ.get('CADT_MIRROR_MEMORY_LIMIT', '384MB')}'")
     if not read_only:
         con.execute(f"SET temp_directory = '{db.with_name(db.name + '.tmp')}'")
     if threads:
