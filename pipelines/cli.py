@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 from pipelines.progress import RichProgress
 from pipelines.sync import SyncReport, SyncSettings, run_sync
 from pipelines.warehouse.db import WarehouseBusyError, connect, database_path
-from pipelines.warehouse.publish import publish
+from pipelines.warehouse.publish import publish, serving_path
 
 EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
 
@@ -155,7 +155,14 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if not db.exists():
         console.print(f"no warehouse at {db} yet: run `cadt-mirror sync` first")
         return EXIT_FAILED
-    con = connect(db, read_only=True)
+    try:
+        con = connect(db, read_only=True)
+    except WarehouseBusyError:  # a sync is writing: the serving copy has the last published state
+        serving = serving_path(db)
+        if not serving.exists():
+            raise
+        console.print(f"[yellow]a sync is running; showing the serving copy {serving}[/yellow]")
+        con = connect(serving, read_only=True)
     try:
         rows = con.execute(
             """
