@@ -104,3 +104,15 @@ def test_readers_of_the_serving_copy_neither_block_nor_see_half_a_sync(sim, sett
         assert fresh.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] > before
     finally:
         fresh.close()
+
+
+def test_status_reads_the_serving_copy_while_a_sync_holds_the_warehouse(sim, settings):
+    assert run_sync(settings).status == "success"
+    holder = duckdb.connect(str(settings.database))
+    try:
+        proc = _cli("status", "--database", str(settings.database))
+    finally:
+        holder.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "showing the serving copy" in proc.stdout
+    assert sim.truth("organizations")[0]["name"][:15] in proc.stdout
