@@ -8,6 +8,9 @@ the run: rows now in the table, rows inserted/updated/deleted, requests, generat
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
@@ -44,9 +47,12 @@ def _spec(table_name: str) -> AssetSpec:
 
 
 RAW_SPECS = [_spec(t.name) for t in V1.tables]
+KEY_CHECKS = [AssetCheckSpec("key_is_unique", asset=AssetKey([V1.schema, t.name]),
+                             description=f"No two rows share ({', '.join(t.key_columns)}).")
+              for t in V1.tables]
 
 
-@multi_asset(specs=RAW_SPECS, name="cadt_v1_sync", can_subset=False)
+@multi_asset(specs=RAW_SPECS, check_specs=KEY_CHECKS, name="cadt_v1_sync", can_subset=False)
 def cadt_v1_sync(context: AssetExecutionContext, config: SyncConfig, cadt_api: CadtApiResource,
                  warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
     """Incremental sync of every CADT v1 table (full refresh on request)."""
@@ -62,6 +68,9 @@ def cadt_v1_sync(context: AssetExecutionContext, config: SyncConfig, cadt_api: C
     try:
         counts = {t.name: con.execute(f"SELECT count(*) FROM {V1.qualified(t.name)}").fetchall()[0][0]
                   for t in V1.tables}
+        duplicates = {t.name: con.execute(
+            f"SELECT count(*) FROM (SELECT {', '.join(t.key_columns)} FROM {V1.qualified(t.name)} "
+            f"GROUP BY ALL HAVING count(*) > 1)").fetchall()[0][0] for t in V1.tables}
     finally:
         con.close()
     generations = {o.name or o.org_uid: f"{o.generation_from} -> {o.generation_to} ({o.mode})"
@@ -79,4 +88,9 @@ def cadt_v1_sync(context: AssetExecutionContext, config: SyncConfig, cadt_api: C
                 "sync_id": MetadataValue.text(report.sync_id),
                 "generations": MetadataValue.json(generations),
             },
+            check_results=[AssetCheckResult(
+                asset_key=AssetKey([V1.schema, t.name]), check_name="key_is_unique",
+                passed=duplicates[t.name] == 0,
+                severity=AssetCheckSeverity.ERROR,
+                metadata={"duplicate_keys": MetadataValue.int(duplicates[t.name])})],
         )

@@ -38,6 +38,8 @@ def test_materialize_raw_assets_twice_and_key_stays_out_of_events(tmp_path, monk
         units = next(m for m in first.asset_materializations_for_node("cadt_v1_sync")
                      if m.asset_key == AssetKey(["cadt_v1", "units"]))
         assert units.metadata["rows"].value == len(sim.truth("units"))
+        checks = first.get_asset_check_evaluations()
+        assert len(checks) == 13 and all(c.passed for c in checks)
         assert units.metadata["inserted"].value == len(sim.truth("units"))
         sim.activity("retire", count=3)
         second = materialize([cadt_v1_sync], resources=resources, instance=instance)
