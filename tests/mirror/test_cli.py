@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import duckdb
 
+from tests.support.cli import run_cli
 from tests.support.truth import diff
-
-
-def _cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})},
-                          check=False)
 
 
 def test_sync_then_status(sim, db_path):
     env = {"CADT_API_URL": sim.url + "/api/v1", "CADT_MIRROR_DB": str(db_path)}
-    proc = _cli("sync", env=env)
+    proc = run_cli("sync", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "success" in proc.stdout and "new organization" in proc.stdout
     assert "requests" in proc.stdout
     assert diff(sim, db_path) == {}
-    status = _cli("status", env=env)
+    status = run_cli("status", env=env)
     assert status.returncode == 0, status.stderr
     names = [o["name"] for o in sim.truth("organizations")]
     assert all(n[:20] in status.stdout for n in names)
@@ -32,7 +23,7 @@ def test_sync_then_status(sim, db_path):
 
 
 def test_sync_failure_exits_non_zero_with_a_message(db_path):
-    proc = _cli("sync", "--retries", "1", "--api-url", "http://127.0.0.1:9/api/v1", "--database",
+    proc = run_cli("sync", "--retries", "1", "--api-url", "http://127.0.0.1:9/api/v1", "--database",
                 str(db_path),
                 env={"CADT_MIRROR_DB": str(db_path)}, timeout=120)
     assert proc.returncode == 1
@@ -40,13 +31,13 @@ def test_sync_failure_exits_non_zero_with_a_message(db_path):
 
 
 def test_status_without_a_warehouse_says_what_to_do(tmp_path):
-    proc = _cli("status", "--database", str(tmp_path / "none.duckdb"))
+    proc = run_cli("status", "--database", str(tmp_path / "none.duckdb"))
     assert proc.returncode == 1 and "cadt-mirror sync" in proc.stdout
 
 
 def test_demo_runs_end_to_end(tmp_path):
     db = tmp_path / "demo.duckdb"
-    proc = _cli("demo", "--database", str(db), "--scale", "1", timeout=600)
+    proc = run_cli("demo", "--database", str(db), "--scale", "1", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "4/4" in proc.stdout and "marts:" in proc.stdout
     con = duckdb.connect(str(db), read_only=True)

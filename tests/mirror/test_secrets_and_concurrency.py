@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import pytest
 from cadt_sim import Simulator
 from pipelines.sync import SyncSettings, run_sync
 from pipelines.warehouse.publish import serving_path
+from tests.support.cli import run_cli
 
 KEY = "k3y-SECRET-0451-do-not-leak"
 
@@ -25,9 +23,6 @@ def keyed_sim():
         yield s
 
 
-def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
-                          text=True, timeout=180, env={**os.environ, **(env or {})}, check=False)
 
 
 def test_missing_key_fails_with_a_clear_message(keyed_sim, db_path):
@@ -52,7 +47,7 @@ def test_key_is_used_and_appears_nowhere_else(keyed_sim, db_path, caplog):
     keyed_sim.clear_faults()
 
     texts = [caplog.text, repr(settings), str(report), str(failed), failed.error or ""]
-    proc = _cli("-v", "sync", "--api-url", keyed_sim.url, "--database", str(db_path),
+    proc = run_cli("-v", "sync", "--api-url", keyed_sim.url, "--database", str(db_path),
                 env={"CADT_API_KEY": KEY})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     texts += [proc.stdout, proc.stderr]
@@ -77,7 +72,7 @@ def test_second_sync_refuses_clearly_while_one_runs(sim, settings):
     assert run_sync(settings).status == "success"
     holder = duckdb.connect(str(settings.database))  # this process now holds the write lock
     try:
-        proc = _cli("sync", "--quiet", "--api-url", settings.api_url, "--database",
+        proc = run_cli("sync", "--quiet", "--api-url", settings.api_url, "--database",
                     str(settings.database))
     finally:
         holder.close()
@@ -93,7 +88,7 @@ def test_readers_of_the_serving_copy_neither_block_nor_see_half_a_sync(sim, sett
     try:
         before = reader.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0]
         sim.activity("issue_units", count=5)
-        proc = _cli("sync", "--quiet", "--api-url", settings.api_url, "--database",
+        proc = run_cli("sync", "--quiet", "--api-url", settings.api_url, "--database",
                     str(settings.database))
         assert proc.returncode == 0, proc.stdout + proc.stderr  # not blocked by the reader
         assert reader.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == before
@@ -110,7 +105,7 @@ def test_status_reads_the_serving_copy_while_a_sync_holds_the_warehouse(sim, set
     assert run_sync(settings).status == "success"
     holder = duckdb.connect(str(settings.database))
     try:
-        proc = _cli("status", "--database", str(settings.database))
+        proc = run_cli("status", "--database", str(settings.database))
     finally:
         holder.close()
     assert proc.returncode == 0, proc.stderr
