@@ -415,11 +415,15 @@ class _Sync:
                 snapshot: bool) -> None:
         """Apply one org's staged batch, its audit rows and its new state atomically."""
         if snapshot:  # (incremental syncs built them before choosing what to re-read)
-            feed.build_events(con, CATALOG, batch, after_gen, target_gen)
+            feed.build_events(con, CATALOG, batch, after_gen, target_gen, children_only=True)
         feed.land_uncovered(con, CATALOG, batch)
         org = _lit(org_uid)
         b = _lit(batch)
         counts: dict[str, tuple[int, int, int]] = {}
+        # Data and state commit together: no state means no rows of this org yet.
+        fresh = snapshot and not con.execute(
+            f"SELECT count(*) FROM {st.STATE} WHERE catalog_version = ? AND org_uid = ?",
+            [CATALOG.version, org_uid]).fetchall()[0][0]
         crashpoints.hit("before_commit")
         con.execute("BEGIN")
         try:
@@ -428,7 +432,7 @@ class _Sync:
                 table = CATALOG.table(name)
                 if snapshot:
                     c = apply_batch(con, CATALOG, table, batch, self.sync_id,
-                                    scope=f"t.org_uid = {org}")
+                                    scope=f"t.org_uid = {org}", fresh=fresh)
                 else:
                     c = apply_batch(con, CATALOG, table, batch, self.sync_id,
                                     scope=_incremental_scope(table, b),
@@ -438,7 +442,7 @@ class _Sync:
             window = f"generation > {int(after_gen)} AND generation <= {int(target_gen)}"
             c = apply_batch(con, CATALOG, audit, batch, self.sync_id,
                             scope=f"t.org_uid = {org}" if snapshot else None,
-                            staged_filter=window)
+                            staged_filter=window, fresh=fresh)
             counts["audit"] = c.as_tuple()
             q = quarantine_batch(con, CATALOG, batch, self.sync_id, org_uid)
             qe, unknown = feed.quarantine_events(con, CATALOG, batch, self.sync_id, org_uid,

@@ -46,9 +46,19 @@ def _value_spec(catalog: Catalog) -> str:
 
 
 def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
-                 after_generation: int, upto_generation: int) -> None:
-    """Net events of generations (after, upto] from the staged audit rows of `batch`."""
+                 after_generation: int, upto_generation: int,
+                 children_only: bool = False) -> None:
+    """Net events of generations (after, upto] from the staged audit rows of `batch`.
+
+    `children_only`: a snapshot re-reads every project and unit, so it needs the events of the
+    nested tables only (for the rows the API no longer shows); skipping the rest skips parsing
+    the bulk of a long history."""
     audit = staging_name(catalog, catalog.table("audit"))
+    only = ""
+    if children_only:
+        names = [a for t in catalog.tables if t.audit_names and not t.endpoint
+                 for a in t.audit_names]
+        only = 'AND "table" IN (' + ", ".join(_lit(a) for a in names) + ")"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {events_table(batch)} AS
@@ -57,7 +67,7 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
                    created_at, generation, id
             FROM {audit}
             WHERE _batch = ? AND generation > ? AND generation <= ?
-              AND type IN ('INSERT', 'DELETE') AND id IS NOT NULL
+              AND type IN ('INSERT', 'DELETE') AND id IS NOT NULL {only}
         ), parsed AS (
             SELECT *, json_transform(TRY_CAST(change AS JSON), '{_value_spec(catalog)}') AS v
             FROM raw

@@ -44,16 +44,21 @@ def apply_batch(
     scope: str | None = None,
     deleted: str | None = None,
     staged_filter: str = "TRUE",
+    fresh: bool = False,
 ) -> Counts:
     """Apply staged rows of `batch` to `table`. Must run inside the caller's transaction.
 
     scope:   SQL predicate over the target (alias t) selecting rows this batch fully describes.
     deleted: SQL query returning keys (one column `k`) to delete.
+    fresh:   the target holds nothing of this batch's scope yet (an organization's first
+             snapshot): skip comparing with existing rows.
     """
     target = catalog.qualified(table.name)
     stg = staging_name(catalog, table)
     key_t = key_expr(table, "t")
     cols = [_q(f.column) for f in table.fields]
+    if fresh:
+        return _insert_fresh(con, table, target, stg, batch, cols, staged_filter, sync_id)
     _create_new(con, table, target, stg, batch, cols, staged_filter)
 
     gone_parts = []
@@ -82,6 +87,31 @@ def apply_batch(
     return Counts(ins, upd, n_deleted)
 
 
+def _deduped(table: Table, stg: str, staged_filter: str) -> str:
+    """Staged rows of one batch (parameter: the batch), one per key, the best source first."""
+    return f"""
+        SELECT * FROM {stg}
+        WHERE _batch = ? AND {" AND ".join(f"{_q(c)} IS NOT NULL" for c in table.key_columns)}
+          AND ({staged_filter})
+        QUALIFY row_number() OVER (PARTITION BY {key_expr(table)} ORDER BY _prio) = 1
+    """
+
+
+def _insert_fresh(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: str,
+                  batch: str, cols: list[str], staged_filter: str, sync_id: str) -> Counts:
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(cols)}, _extra, _source, "
+        f"{key_expr(table)} AS _k FROM ({_deduped(table, stg, staged_filter)})", [batch])
+    # keys are unique across the table: a key another organization used is replaced
+    replaced = con.execute(f"DELETE FROM {target} t WHERE {key_expr(table, 't')} IN "
+                           "(SELECT _k FROM _new)").fetchall()[0][0]
+    inserted = con.execute(
+        f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, _source, now(), ? FROM _new",
+        [sync_id]).fetchall()[0][0]
+    con.execute("DROP TABLE _new")
+    return Counts(inserted - replaced, replaced, 0)
+
+
 def _create_new(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: str, batch: str,
                 cols: list[str], staged_filter: str) -> None:
     key_s = key_expr(table, "s")
@@ -101,12 +131,7 @@ def _create_new(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: 
         SELECT {", ".join(select_cols)}, s._extra, s._source, {key_s} AS _k,
                o._k IS NULL AS _is_new,
                o._k IS NOT NULL AND o._h IS DISTINCT FROM {hash_s} AS _is_changed
-        FROM (
-            SELECT * FROM {stg}
-            WHERE _batch = ? AND {" AND ".join(f"{_q(c)} IS NOT NULL" for c in table.key_columns)}
-              AND ({staged_filter})
-            QUALIFY row_number() OVER (PARTITION BY {key_expr(table)} ORDER BY _prio) = 1
-        ) s
+        FROM ({_deduped(table, stg, staged_filter)}) s
         LEFT JOIN (
             SELECT {key_t} AS _k, {hash_t} AS _h{old_ts} FROM {target} t
             WHERE {key_t} IN (SELECT {key_expr(table)} FROM {stg} WHERE _batch = ?)
