@@ -361,7 +361,8 @@ core while serving, and the client's own CPU work is then the bottleneck, not th
 parsing each page (orjson, which the limit does too), turning the records into Arrow columns
 (`pipelines/warehouse/landing.py`), the typed INSERTs into staging, and each organization's commit
 (change counting, delete + insert of its rows, the WAL write). The Python parts of the first two
-share the GIL with the fetching event loop. A profile at scale 300 (28 s wall, limit 7 s) gave
+share the GIL with the fetching event loop. A profile at scale 300 (28 s wall, limit 7 s; taken
+before the last two fixes listed below) gave
 ≈17 s in staging (of which ≈8 s is CPU measured alone; the rest is waiting for the GIL and the
 core the simulator uses) and ≈8.5 s in commits (≈4 s change counting and merge, ≈2 s building
 the feed's net events for the orphan rule, ≈1 s writing the audit rows).
@@ -372,9 +373,10 @@ records the client already parsed become Arrow columns in C++ (`pyarrow` struct 
 with a per-value text fallback when a record has a stray type); staging lives in TEMP tables
 (memory, spilling to disk) instead of the warehouse file, except the audit history of a
 snapshot, which is kept in the file so that a killed snapshot resumes its backfill; the merge
-hashes only the keys it stages. Levers left: a landing *process* (no GIL shared with the
-fetcher), skipping change counting when an organization has no rows yet, and more cores — on
-≥ 4 cores the landing overlaps the fetch."""
+hashes only the keys it stages; an organization's first snapshot inserts without comparing
+with existing rows; and a snapshot parses only the nested tables' audit values (for the rows
+the API no longer shows) instead of the whole history. Levers left: a landing *process* (no GIL
+shared with the fetcher) and more cores — on ≥ 4 cores the landing overlaps the fetch."""
 
 DLT_SETUP = """dlt 1.31 `rest_api` source (`benchmarks/dlt_child.py`), configured as a competent user
 would: `page_number` paginator (`base_page` 1, `page_param` page, `total_path` pageCount),
