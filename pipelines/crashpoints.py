@@ -16,7 +16,6 @@ POINTS = ("response", "page_landed", "exploded", "before_commit", "mid_commit", 
 _spec = os.environ.get("CADT_MIRROR_CRASH_AT", "")
 _target, _, _n = _spec.partition(":")
 _remaining = int(_n) if _n.isdigit() else 1
-_counts: dict[str, int] = {}
 
 
 def hit(point: str) -> None:

@@ -74,7 +74,6 @@ class Table:
     nested: tuple[Nested, ...] = ()  # children inside each record of this table
     audit_names: tuple[str, ...] = ()  # `table` values the audit feed uses for it
     parent_key: str | None = None  # API field linking a child to its top-level parent
-    org_scoped: bool = True  # rows carry orgUid and are replaced per organization
 
     @property
     def columns(self) -> list[str]:
@@ -83,12 +82,6 @@ class Table:
     @property
     def key_columns(self) -> list[str]:
         return [snake_case(k) for k in self.primary_key]
-
-    def field(self, api_name: str) -> Field:
-        for f in self.fields:
-            if f.api_name == api_name:
-                return f
-        raise KeyError(f"{self.name} has no field {api_name!r}")
 
 
 @dataclass(frozen=True)
@@ -105,17 +98,6 @@ class Catalog:
             if t.name == name:
                 return t
         raise KeyError(f"catalogue {self.version} has no table {name!r}")
-
-    def table_for_audit_name(self, audit_table: str) -> Table | None:
-        """Map an audit `table` value (either spelling) to our table; None if unknown."""
-        for t in self.tables:
-            if audit_table in t.audit_names:
-                return t
-        return None
-
-    @property
-    def top_level(self) -> list[Table]:
-        return [t for t in self.tables if t.endpoint and t.nested]
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"

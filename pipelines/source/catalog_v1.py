@@ -248,7 +248,6 @@ ORGANIZATIONS = Table(
     api_name="organizations",
     primary_key=("orgUid",),
     endpoint="/v1/organizations",
-    org_scoped=False,
     description="Organizations the node subscribes to, with their DataLayer sync position.",
     fields=(
         Field("orgUid"),
@@ -275,7 +274,6 @@ PICK_LISTS = Table(
     api_name="pickList",
     primary_key=("listName", "position"),
     endpoint="/v1/governance/meta/pickList",
-    org_scoped=False,
     description="Governance pick lists: one row per allowed value, in the source's order.",
     fields=(
         Field("listName", description="Pick-list key, e.g. unitStatus."),
@@ -294,9 +292,5 @@ V1 = Catalog(
     audit_ignore=frozenset({"comment", "author"}),
 )
 
-# Tables whose current state is carried by the projects / units endpoints.
-PROJECT_TABLES = ("projects", *(n.table for n in PROJECTS.nested))
-UNIT_TABLES = ("units", "labels", "issuances", "unit_labels")
-CURRENT_STATE_TABLES = tuple(
-    t.name for t in V1.tables if t.name not in ("organizations", "pick_lists", "audit")
-)
+# Tables holding the source's current state: exactly the ones the audit feed changes.
+CURRENT_STATE_TABLES = tuple(t.name for t in V1.tables if t.audit_names)

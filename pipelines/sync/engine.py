@@ -391,7 +391,7 @@ class _Sync:
         target_gen, kept = _target(rows, 1, org.get("registryHash"), prev.generation, strict=True)
 
         await self.db.run(feed.build_events, CATALOG, batch, prev.generation, target_gen)
-        projects, units = await self.db.run(feed.refetch_keys, batch)
+        projects, units = await self.db.run(feed.refetch_keys, CATALOG, batch)
         await asyncio.gather(
             fetch_by_keys(self.client, PROJECTS, org_uid, projects,
                           self._page_sink(batch, PROJECTS, 0)),

@@ -94,28 +94,28 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
     )
 
 
-def refetch_keys(con: duckdb.DuckDBPyConnection, batch: str) -> tuple[list[str], list[str]]:
+def refetch_keys(con: duckdb.DuckDBPyConnection, catalog: Catalog,
+                 batch: str) -> tuple[list[str], list[str]]:
     """Projects and units to re-read because they or one of their children changed."""
-    events = events_table(batch)
-    projects = con.execute(
+    return (_parents(con, catalog, batch, "projects", "warehouseProjectId", "parent_project"),
+            _parents(con, catalog, batch, "units", "warehouseUnitId", "parent_unit"))
+
+
+def _parents(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, parent: str,
+             link: str, link_column: str) -> list[str]:
+    """Keys of `parent` records touched by an INSERT of themselves or of a child linked by
+    `link` (children per the catalogue's `parent_key`)."""
+    tables = [parent, *(t.name for t in catalog.tables if t.parent_key == link)]
+    rows = con.execute(
         f"""
         SELECT DISTINCT p FROM (
-            SELECT CASE WHEN tbl = 'projects' THEN k ELSE parent_project END AS p
-            FROM {events}
-            WHERE type = 'INSERT' AND tbl IN ('projects', 'project_locations', 'labels',
-                  'issuances', 'co_benefits', 'related_projects', 'project_ratings', 'estimations')
+            SELECT CASE WHEN tbl = {_lit(parent)} THEN k ELSE {link_column} END AS p
+            FROM {events_table(batch)}
+            WHERE type = 'INSERT' AND tbl IN ({", ".join(_lit(t) for t in tables)})
         ) WHERE p IS NOT NULL ORDER BY p
         """
     ).fetchall()
-    units = con.execute(
-        f"""
-        SELECT DISTINCT u FROM (
-            SELECT CASE WHEN tbl = 'units' THEN k ELSE parent_unit END AS u
-            FROM {events} WHERE type = 'INSERT' AND tbl IN ('units', 'unit_labels')
-        ) WHERE u IS NOT NULL ORDER BY u
-        """
-    ).fetchall()
-    return [r[0] for r in projects], [r[0] for r in units]
+    return [r[0] for r in rows]
 
 
 def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) -> int:

@@ -50,7 +50,6 @@ class Lander:
         self._tables: dict[tuple[str, str], Table] = {}
         self._prios: dict[tuple[str, str], int] = {}
         self._task: asyncio.Task[None] | None = None
-        self.pages = 0
         self._error: BaseException | None = None
 
     async def __aenter__(self) -> Lander:
@@ -102,7 +101,6 @@ class Lander:
 
     async def _add(self, batch: str, table: Table, stream: str, records: list[Any],
                    prio: int) -> None:
-        self.pages += 1
         pages = self._pending.setdefault((batch, stream), [])
         pages.append(records)
         self._tables[(batch, stream)] = table

@@ -59,10 +59,6 @@ class OrgReport:
     unknown_audit_tables: list[str] = field(default_factory=list)
     registry_hash: str | None = None  # the root the org's rows now correspond to
 
-    @property
-    def total_changes(self) -> int:
-        return sum(sum(v) for v in self.changes.values())
-
 
 @dataclass
 class SyncReport:

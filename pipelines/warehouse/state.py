@@ -7,7 +7,7 @@ crash the warehouse holds, for every org, data and state of one and the same gen
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
@@ -99,6 +99,3 @@ def set_etag(con: duckdb.DuckDBPyConnection, url: str, etag: str | None) -> None
     if etag:
         con.execute(f"INSERT INTO {HTTP_CACHE} VALUES (?, ?, now())", [url, etag])
 
-
-def as_dict(s: OrgState) -> dict:
-    return asdict(s)
