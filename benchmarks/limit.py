@@ -3,8 +3,9 @@
 Same crawl functions as the sync (`crawl_audit`, `crawl_keyset`), same HTTP client, same
 concurrency and the same order (per org: audit history, then projects and units together; all
 orgs at once), but every page body is dropped on arrival: no landing, no DuckDB, no merge.
-What remains is the source's serving time plus JSON parsing of the keyset keys, which the sync
-needs as well.
+What remains is the source's serving time plus reading each page the way the sync reads it
+(Arrow's JSON reader, off the event loop), which the crawl needs for the keyset keys and the
+audit checks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from pipelines.source.catalog_v1 import PROJECTS, UNITS
+from pipelines.source.catalog_v1 import PROJECTS, UNITS, V1
 from pipelines.source.client import CadtClient
 from pipelines.sync.crawl import crawl_audit, crawl_keyset
 
@@ -47,12 +48,14 @@ async def bare_fetch_async(api_url: str, concurrency: int = 4, page_size: int = 
 
         async def org(uid: str) -> None:
             if "audit" in tables:
-                rows = await crawl_audit(client, uid, 0, _discard, page_size=page_size)
+                rows = await crawl_audit(client, uid, 0, _discard, page_size=page_size,
+                                         catalog=V1)
                 records["audit"] = records.get("audit", 0) + len(rows)
 
             async def keyset(table) -> None:
                 if table.name in tables:
-                    n = await crawl_keyset(client, table, uid, _discard, page_size=page_size)
+                    n = await crawl_keyset(client, table, uid, _discard, page_size=page_size,
+                                           catalog=V1)
                     records[table.name] = records.get(table.name, 0) + n
 
             await asyncio.gather(keyset(PROJECTS), keyset(UNITS))

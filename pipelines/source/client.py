@@ -134,8 +134,10 @@ class CadtClient:
         params: dict[str, Any] | list[tuple[str, Any]] | None = None,
         *,
         etag: str | None = None,
+        raw: bool = False,
     ) -> Response:
-        """GET a JSON route; retries transient failures; returns parsed JSON and raw body."""
+        """GET a JSON route; retries transient failures; returns parsed JSON and raw body
+        (with `raw`, the body only: the caller parses it and checks it)."""
         assert self._http is not None, "use `async with CadtClient(...)`"
         headers = {"if-none-match": etag} if etag else None
         attempt = 0
@@ -161,6 +163,9 @@ class CadtClient:
                     )
                 elif resp.status_code >= 400:
                     raise CadtError(f"{path}: HTTP {resp.status_code}: {_message(body)}")
+                elif raw:
+                    return Response(resp.status_code, body, None, resp.headers.get("etag"),
+                                    resp.headers)
                 else:
                     try:
                         data = orjson.loads(body)

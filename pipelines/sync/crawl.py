@@ -20,14 +20,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.source.catalog import Table
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines.source.arrow_pages import parse_page
+from pipelines.source.catalog import Catalog, Table
 from pipelines.source.client import CadtClient, CadtError
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps `filter=<pk>:[...]:in` URLs well under the node's 16 KB limit
 HEX = set(string.hexdigits.lower())
 
-PageSink = Callable[[list[Any]], Awaitable[None]]  # receives the records to keep of one page
+Records = list[Any] | pa.StructArray  # one page's records: parsed JSON, or Arrow columns
+PageSink = Callable[[Records], Awaitable[None]]  # receives the records to keep of one page
 
 
 class MalformedPage(CadtError):
@@ -36,8 +42,7 @@ class MalformedPage(CadtError):
 
 @dataclass
 class Page:
-    body: bytes
-    records: list[Any]
+    records: Records
     page_count: int
 
 
@@ -50,14 +55,28 @@ def _envelope(path: str, data: Any) -> tuple[list[Any], int]:
     return data["data"], page_count
 
 
-async def get_page(client: CadtClient, path: str, params: list[tuple[str, Any]]) -> Page:
-    """One list page; a body that is not a valid envelope is retried like a transport error."""
+async def get_page(client: CadtClient, path: str, params: list[tuple[str, Any]],
+                   columnar: tuple[Catalog, Table] | None = None) -> Page:
+    """One list page; a body that is not a valid envelope is retried like a transport error.
+
+    With `columnar` (catalogue and table of the endpoint's records), the page is read straight
+    into Arrow columns off the event loop when the strict reader can take it."""
     attempts = 0
     while True:
-        resp = await client.get(path, params)
         try:
-            records, page_count = _envelope(path, resp.data)
-            return Page(resp.body, records, page_count)
+            if columnar is None:
+                data = (await client.get(path, params)).data
+            else:
+                body = (await client.get(path, params, raw=True)).body
+                fast = await asyncio.to_thread(parse_page, body, *columnar)
+                if fast is not None:
+                    return Page(*fast)
+                try:
+                    data = orjson.loads(body)
+                except orjson.JSONDecodeError as e:
+                    raise MalformedPage(f"{path}: invalid JSON body ({len(body)} bytes): {e}") \
+                        from None
+            return Page(*_envelope(path, data))
         except MalformedPage:
             attempts += 1
             if attempts > client.max_retries:
@@ -92,27 +111,32 @@ async def crawl_keyset(
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
+    catalog: Catalog | None = None,
 ) -> int:
-    """Every record of `table`'s endpoint for one org, each exactly once. Returns record count."""
+    """Every record of `table`'s endpoint for one org, each exactly once. Returns record count.
+
+    With the `catalog`, pages are read into Arrow columns where possible (see `get_page`)."""
     assert table.endpoint is not None
     pk = table.primary_key[0]
     base = [("page", 1), ("limit", page_size), ("orgUid", org_uid), ("order", f"{pk}:ASC")]
 
-    first = await get_page(client, table.endpoint, base)
+    columnar = (catalog, table) if catalog else None
+    first = await get_page(client, table.endpoint, base, columnar)
     await sink(first.records)
     if on_page:
         on_page(len(first.records))
     total = len(first.records)
     if len(first.records) < page_size:
         return total
-    last = _last_key(first.records, pk, "")
+    last = _last_key(_plausible_keys(first.records, pk), "")
     ranges = _ranges(last, min(client.concurrency, max(1, first.page_count - 1)))
 
     async def stream(lo: str, hi: str | None) -> int:
         n = 0
         after = lo
         while True:
-            page = await get_page(client, table.endpoint, [*base, ("filter", f"{pk}:{after}:gt")])
+            page = await get_page(client, table.endpoint,
+                                  [*base, ("filter", f"{pk}:{after}:gt")], columnar)
             keys = _plausible_keys(page.records, pk)
             keep = len(page.records)
             if hi is not None:
@@ -124,19 +148,22 @@ async def crawl_keyset(
                 on_page(keep)
             if len(page.records) < page_size or keep < len(page.records):
                 return n
-            after = _last_key(page.records, pk, after)
+            after = _last_key(keys, after)
 
     counts = await asyncio.gather(*(stream(lo, hi) for lo, hi in ranges))
     return total + sum(counts)
 
 
-def _plausible_keys(records: list[Any], pk: str) -> list[str | None]:
+def _plausible_keys(records: Records, pk: str) -> list[str | None]:
     """The page's keys, with values that cannot be real keys (a corrupted record) as None.
 
     The server sorts by the real key; a malformed copy of one record must neither end a range
     early nor send the keyset somewhere else. Real keys share one length (UUIDs) and increase.
     """
-    raw = [r.get(pk) if isinstance(r, dict) else None for r in records]
+    if isinstance(records, pa.StructArray):
+        raw: list[Any] = pc.struct_field(records, pk).to_pylist()
+    else:
+        raw = [r.get(pk) if isinstance(r, dict) else None for r in records]
     lengths = Counter(len(k) for k in raw if isinstance(k, str) and k)
     if not lengths:
         return [None] * len(raw)
@@ -151,15 +178,16 @@ def _plausible_keys(records: list[Any], pk: str) -> list[str | None]:
     return out
 
 
-def _last_key(records: list[Any], pk: str, after: str) -> str:
-    keys = [k for k in _plausible_keys(records, pk) if k is not None and k > after]
-    if not keys:
-        raise MalformedPage(f"a full page without any usable {pk}: cannot continue the keyset")
-    return keys[-1]
+def _last_key(keys: list[str | None], after: str) -> str:
+    usable = [k for k in keys if k is not None and k > after]
+    if not usable:
+        raise MalformedPage("a full page without any usable key: cannot continue the keyset")
+    return usable[-1]
 
 
 async def fetch_by_keys(
-    client: CadtClient, table: Table, org_uid: str, keys: list[str], sink: PageSink
+    client: CadtClient, table: Table, org_uid: str, keys: list[str], sink: PageSink,
+    catalog: Catalog | None = None,
 ) -> None:
     """Re-read specific records (with their nested children) by primary key."""
     assert table.endpoint is not None
@@ -169,7 +197,8 @@ async def fetch_by_keys(
         value = "[" + ",".join(f'"{k}"' for k in chunk) + "]"
         params = [("page", 1), ("limit", PAGE_SIZE), ("orgUid", org_uid),
                   ("filter", f"{pk}:{value}:in")]
-        page = await get_page(client, table.endpoint, params)
+        page = await get_page(client, table.endpoint, params,
+                              (catalog, table) if catalog else None)
         await sink(page.records)
 
     chunks = [keys[i:i + IDS_PER_REQUEST] for i in range(0, len(keys), IDS_PER_REQUEST)]
@@ -198,6 +227,27 @@ class AuditLog:
         self.roots.update(other.roots)
         self.registry_ids |= other.registry_ids
 
+    def add_page(self, first_offset: int, records: Records) -> None:
+        """The rows of a page whose first row is at `first_offset`, from `start_offset` on."""
+        skip = max(0, self.start_offset - first_offset)
+        if not isinstance(records, pa.StructArray):
+            for i, r in enumerate(records[skip:], first_offset + skip):
+                self.add(i, r)
+            return
+        recs = records.slice(skip)
+        if recs.null_count:
+            offset = first_offset + skip + recs.is_null().to_pylist().index(True)
+            raise MalformedPage(f"audit row at offset {offset} is not an object")
+        ids, gens = pc.struct_field(recs, "id"), pc.struct_field(recs, "generation")
+        if ids.null_count or gens.null_count:
+            raise MalformedPage(f"an audit row at offsets {first_offset + skip}.. lacks a "
+                                "usable id/generation")
+        gen_list = gens.to_pylist()
+        self.ids.extend(ids.to_pylist())
+        self.gens.extend(gen_list)
+        self.roots.update(zip(gen_list, pc.struct_field(recs, "rootHash").to_pylist(), strict=True))
+        self.registry_ids.update(pc.struct_field(recs, "registryId").to_pylist())
+
     def add(self, offset: int, r: Any) -> None:
         if not isinstance(r, dict):
             raise MalformedPage(f"audit row at offset {offset} is not an object")
@@ -220,27 +270,26 @@ async def crawl_audit(
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
+    catalog: Catalog | None = None,
 ) -> AuditLog:
     """Audit rows of one org from `start_offset` (0-based, ascending order) to the end."""
     path = "/v1/audit"
+    columnar = (catalog, catalog.table("audit")) if catalog else None
 
     def params(page: int) -> list[tuple[str, Any]]:
         return [("orgUid", org_uid), ("page", page), ("limit", page_size), ("order", "ASC")]
 
     first_page = start_offset // page_size + 1
-    first = await get_page(client, path, params(first_page))
+    first = await get_page(client, path, params(first_page), columnar)
     pages: dict[int, Page] = {first_page: first}
     rows = AuditLog(start_offset)
 
     async def fetch(p: int) -> None:
-        pages[p] = await get_page(client, path, params(p))
+        pages[p] = await get_page(client, path, params(p), columnar)
 
     async def land(p: int) -> None:
-        page = pages.pop(p)  # keep only what the checks need, not the body
-        for i, r in enumerate(page.records):
-            offset = (p - 1) * page_size + i
-            if offset >= start_offset:
-                rows.add(offset, r)
+        page = pages.pop(p)
+        rows.add_page((p - 1) * page_size, page.records)
         await sink(page.records)
         if on_page:
             on_page(len(page.records))

@@ -36,6 +36,7 @@ from pipelines.warehouse.landing import (
     _lit,
     clear_batch,
     reset_staging,
+    staged_counts,
     staging_name,
 )
 from pipelines.warehouse.merge import apply_batch, quarantine_batch
@@ -64,7 +65,13 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
     sync_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     report = SyncReport(sync_id=sync_id, api_url=settings.api_url, started_at=now)
     con = connect(settings.database)
+    # Sparse checkpoints: each organization's commit would otherwise rewrite the file's blocks
+    # once the WAL passes DuckDB's 16 MB default; the last one happens at publish or close.
+    con.execute("SET checkpoint_threshold = '1GB'")
     db = DbWorker(con)
+    # Pages are staged on a second cursor and thread, so landing goes on while an
+    # organization commits (DuckDB runs both without the GIL).
+    stage_db = DbWorker(con.cursor())
     try:
         ensure_schema(con, CATALOG)
         reset_staging(con, CATALOG)
@@ -77,7 +84,7 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
                 backoff_base=settings.backoff_base,
             ) as client:
                 try:
-                    async with Lander(db, CATALOG) as lander:
+                    async with Lander(stage_db, CATALOG) as lander:
                         await _Sync(settings, client, db, lander, report, progress).run()
                 finally:
                     report.requests = client.counters.requests
@@ -101,7 +108,9 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
             target = await db.run(publish, settings.database)
             report.published_to = str(target)
     finally:
+        stage_db.close()
         db.close()
+        stage_db.con.close()
         con.close()
     return report
 
@@ -340,7 +349,8 @@ class _Sync:
         prior = await self.db.run(_resume_backfill, org_uid, org.get("registryId"), batch)
         start = len(prior) if prior is not None else 0
         rows = await crawl_audit(self.client, org_uid, max(start - 1, 0), self._audit_sink(batch),
-                                 page_size=self.s.page_size, on_page=self._counter(key))
+                                 page_size=self.s.page_size, on_page=self._counter(key),
+                                 catalog=CATALOG)
         await self.lander.flush(batch, audit, "audit")
         if prior is not None:
             if len(rows) and rows.ids[0] == prior.ids[-1]:
@@ -350,7 +360,8 @@ class _Sync:
             else:  # the feed changed below the resumed rows: read it all again
                 await self.db.run(clear_batch, CATALOG, batch)
                 rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
-                                         page_size=self.s.page_size, on_page=self._counter(key))
+                                         page_size=self.s.page_size, on_page=self._counter(key),
+                                 catalog=CATALOG)
                 await self.lander.flush(batch, audit, "audit")
         self.progress.done(key)
         target_gen, kept = _target(rows, 0, org.get("registryHash"), None, strict=False)
@@ -359,7 +370,8 @@ class _Sync:
             k = f"{org_uid}/{table.name}"
             self.progress.task(k, f"{label}: {table.name}")
             await crawl_keyset(self.client, table, org_uid, self._page_sink(batch, table, prio),
-                               page_size=self.s.page_size, on_page=self._counter(k))
+                               page_size=self.s.page_size, on_page=self._counter(k),
+                               catalog=CATALOG)
             await self.lander.flush(batch, table, table.name, prio)
             self.progress.done(k)
 
@@ -381,7 +393,7 @@ class _Sync:
         self.progress.task(key, f"{label}: audit since generation {prev.generation}")
         rows = await crawl_audit(self.client, org_uid, prev.audit_rows - 1,
                                  self._audit_sink(batch), page_size=self.s.page_size,
-                                 on_page=self._counter(key))
+                                 on_page=self._counter(key), catalog=CATALOG)
         self.progress.done(key)
         await self.lander.flush(batch, CATALOG.table("audit"), "audit")
         if not len(rows) or rows.ids[0] != prev.last_audit_id:
@@ -394,9 +406,9 @@ class _Sync:
         projects, units = await self.db.run(feed.refetch_keys, CATALOG, batch)
         await asyncio.gather(
             fetch_by_keys(self.client, PROJECTS, org_uid, projects,
-                          self._page_sink(batch, PROJECTS, 0)),
+                          self._page_sink(batch, PROJECTS, 0), CATALOG),
             fetch_by_keys(self.client, UNITS, org_uid, units,
-                          self._page_sink(batch, UNITS, UNIT_PRIO)),
+                          self._page_sink(batch, UNITS, UNIT_PRIO), CATALOG),
         )
         await self.lander.flush(batch, PROJECTS, PROJECTS.name)
         await self.lander.flush(batch, UNITS, UNITS.name, UNIT_PRIO)
@@ -424,13 +436,16 @@ class _Sync:
         fresh = snapshot and not con.execute(
             f"SELECT count(*) FROM {st.STATE} WHERE catalog_version = ? AND org_uid = ?",
             [CATALOG.version, org_uid]).fetchall()[0][0]
+        staged = staged_counts(con, CATALOG, batch)
         crashpoints.hit("before_commit")
         con.execute("BEGIN")
         try:
             for name in CURRENT_STATE_TABLES:
                 crashpoints.hit("mid_commit")
                 table = CATALOG.table(name)
-                if snapshot:
+                if fresh and not staged[name].rows:  # nothing to add, nothing to replace
+                    counts[name] = (0, 0, 0)
+                elif snapshot:
                     c = apply_batch(con, CATALOG, table, batch, self.sync_id,
                                     scope=f"t.org_uid = {org}", fresh=fresh)
                 else:
@@ -444,12 +459,13 @@ class _Sync:
                             scope=f"t.org_uid = {org}" if snapshot else None,
                             staged_filter=window, fresh=fresh)
             counts["audit"] = c.as_tuple()
-            q = quarantine_batch(con, CATALOG, batch, self.sync_id, org_uid)
+            q = quarantine_batch(con, CATALOG, batch, self.sync_id, org_uid,
+                                 [n for n, c in staged.items() if c.with_issues])
             qe, unknown = feed.quarantine_events(con, CATALOG, batch, self.sync_id, org_uid,
                                                  after_gen, target_gen)
             report.quarantined = q + qe
             report.unknown_audit_tables = unknown
-            self._collect_unknown_fields(con, batch)
+            self._collect_unknown_fields(con, batch, [n for n, c in staged.items() if c.with_extra])
             st.save_state(con, CATALOG.version, new_state)
             st.record_changes(con, CATALOG.version, self.sync_id, org_uid, report.mode, counts)
             for name in RESUMABLE:  # staged in the warehouse file: leave with the data
@@ -462,10 +478,11 @@ class _Sync:
         crashpoints.hit("after_commit")
         report.changes = {k: v for k, v in counts.items() if any(v)}
         feed.drop_events(con, batch)
-        clear_batch(con, CATALOG, batch)
+        clear_batch(con, CATALOG, batch, tables=[n for n, c in staged.items() if c.rows])
 
-    def _collect_unknown_fields(self, con: duckdb.DuckDBPyConnection, batch: str) -> None:
-        for table in CATALOG.tables:
+    def _collect_unknown_fields(self, con: duckdb.DuckDBPyConnection, batch: str,
+                                tables: list[str]) -> None:
+        for table in map(CATALOG.table, tables):
             names = con.execute(
                 f"SELECT DISTINCT unnest(json_keys(_extra)) FROM {staging_name(CATALOG, table)} "
                 "WHERE _batch = ? AND _extra IS NOT NULL AND _source = 'api'",

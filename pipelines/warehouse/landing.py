@@ -24,13 +24,18 @@ from typing import Any
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from pipelines.source.arrow_pages import JSON_ARROW_TYPES
 from pipelines.source.catalog import Catalog, FieldType, Nested, Table
 from pipelines.warehouse.schema import MIRROR_COLUMNS, _q
 
-# Staging is scratch: TEMP tables of the sync's connection (memory, spilling to the temp
-# directory), never written to the warehouse file, gone with the process if it dies.
-STAGING_CATALOG = "temp.main"
+# Staging is scratch: tables of an in-memory database attached to the sync's connection
+# (spilling to the temp directory), never written to the warehouse file, gone with the process
+# if it dies. Unlike TEMP tables they are shared by the connection's cursors, so pages are
+# staged on one cursor while another commits the previous organization.
+STAGING_DB = "cadt_stage"
+STAGING_CATALOG = f"{STAGING_DB}.main"
 STAGING_EXTRA_COLUMNS = (
     ("_issues", "VARCHAR[]"),
     ("_raw", "VARCHAR"),
@@ -57,14 +62,12 @@ class LandContext:
 
 def ensure_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """Create staging tables (same columns as the targets + landing bookkeeping)."""
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {STAGING_DB}")
     for t in catalog.tables:
         cols = [f"{_q(f.column)} {f.type.sql_type}" for f in t.fields]
         cols += [f"{n} {ty}" for n, ty, _ in MIRROR_COLUMNS]
         cols += [f"{n} {ty}" for n, ty in STAGING_EXTRA_COLUMNS]
-        kind = "TABLE" if t.name in RESUMABLE else "TEMP TABLE"
-        con.execute(
-            f"CREATE {kind} IF NOT EXISTS {staging_name(catalog, t)} ({', '.join(cols)})"
-        )
+        con.execute(f"CREATE TABLE IF NOT EXISTS {staging_name(catalog, t)} ({', '.join(cols)})")
 
 
 # The audit history of a large organization is the longest read of a snapshot: its staged rows
@@ -80,16 +83,39 @@ def staging_name(catalog: Catalog, table: Table) -> str:
     return f"{STAGING_CATALOG}.stg_{catalog.version}_{table.name}"
 
 
+@dataclass(frozen=True)
+class Staged:
+    """What one batch holds in one staging table."""
+
+    rows: int
+    with_issues: int  # rows the quarantine takes
+    with_extra: int  # API rows carrying fields the catalogue does not know
+
+
+def staged_counts(con: duckdb.DuckDBPyConnection, catalog: Catalog,
+                  batch: str) -> dict[str, Staged]:
+    """Per table, in one query: lets a commit skip the statements of tables it has nothing for."""
+    parts = [
+        f"SELECT {_lit(t.name)}, count(*), count(*) FILTER (len(_issues) > 0), "
+        f"count(_extra) FILTER (_source = 'api') FROM {staging_name(catalog, t)} WHERE _batch = ?"
+        for t in catalog.tables
+    ]
+    rows = con.execute(" UNION ALL ".join(parts), [batch] * len(parts)).fetchall()
+    return {name: Staged(n, issues, extra) for name, n, issues, extra in rows}
+
+
 def clear_batch(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
-                keep_resumable: bool = False) -> None:
+                keep_resumable: bool = False, tables: Iterable[str] | None = None) -> None:
+    only = None if tables is None else set(tables)
     for t in catalog.tables:
-        if keep_resumable and t.name in RESUMABLE:
+        if (keep_resumable and t.name in RESUMABLE) or (only is not None and t.name not in only):
             continue
         con.execute(f"DELETE FROM {staging_name(catalog, t)} WHERE _batch = ?", [batch])
 
 
 def reset_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
     """Start from empty staging, keeping only resumable rows of unfinished snapshots."""
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {STAGING_DB}")
     for t in catalog.tables:
         if t.name in RESUMABLE:
             con.execute("CREATE SCHEMA IF NOT EXISTS cadt_mirror")
@@ -102,6 +128,11 @@ def reset_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
 
 
 # -- records parsed by the client ---------------------------------------------------------------
+# A page arrives either as Arrow columns (`pipelines.source.arrow_pages`: the strict reader took
+# it) or as parsed JSON values (anything else). Both become one Arrow table per table and batch,
+# with the same columns, and go through the same typed INSERT.
+
+Records = list[Any] | pa.StructArray  # one page's records
 
 
 def _text(v: Any) -> str | None:
@@ -112,18 +143,66 @@ def _text(v: Any) -> str | None:
 
 
 class _Rows:
-    """Records of one table gathered from a batch of pages, before they become columns.
+    """Rows of one table from a batch of pages, as columns.
 
     Each row gets a `_ref` (block base + position) so that rows the typed INSERT finds
     unreadable can be given their raw record afterwards."""
 
-    def __init__(self, table: Table, nested: tuple[Nested, ...]) -> None:
+    def __init__(self, table: Table, depth: int) -> None:
         self.table = table
-        self.nested = nested
+        self.depth = depth  # nesting level below the endpoint's records: the landing priority
+        self.base = next(_refs) << _BLOCK_BITS
+        self.native: frozenset[str] = frozenset()  # fields Arrow already holds in their type
+        self.has_bad = False  # entries that are not objects
+
+    def raw(self, ref: int) -> Any:
+        raise NotImplementedError
+
+    def to_arrow(self) -> pa.Table:
+        raise NotImplementedError
+
+    def _check_size(self, n: int) -> None:
+        if n >= _BAD:
+            raise ValueError(f"{n} {self.table.name} records in one staged batch: "
+                             "stage fewer pages at a time")
+
+    def _columns(self, columns: list[pa.Array], native: set[str], n_bad: int = 0,
+                 extras: list[str | None] | None = None) -> pa.Table:
+        fields = self.table.fields
+        for i, f in enumerate(fields):
+            if columns[i].type == pa.string() and f.type in _TIME_TYPES:
+                typed = _as_time(columns[i], f.type)
+                if typed is not None:
+                    columns[i] = typed
+                    native.add(f.api_name)
+        self.native = frozenset(native)
+        n = len(columns[0]) if columns else 0
+        cols = {f"f_{f.api_name}": pa.concat_arrays([c, pa.nulls(n_bad, c.type)]) if n_bad else c
+                for f, c in zip(fields, columns, strict=True)}
+        cols["_extra"] = (pa.array(extras + [None] * n_bad, pa.string()) if extras is not None
+                          else pa.nulls(n + n_bad, pa.string()))
+        base, bad = self.base, self.base + _BAD
+        cols["_ref"] = pa.array([*range(base, base + n), *range(bad, bad + n_bad)], pa.int64())
+        cols["_not_object"] = pa.array([False] * n + [True] * n_bad, pa.bool_())
+        return pa.table(cols)
+
+    def may_have_issues(self, arrow: pa.Table) -> bool:
+        """False when every typed field came through Arrow and every key is present: the
+        typed INSERT then finds nothing to quarantine, and no raw records are needed."""
+        if self.has_bad or any(f.type is not FieldType.TEXT and f.api_name not in self.native
+                               for f in self.table.fields):
+            return True
+        return any(arrow.column(f"f_{k}").null_count for k in self.table.primary_key)
+
+
+class _DictRows(_Rows):
+    """Rows from parsed JSON values (dicts), gathered record by record."""
+
+    def __init__(self, table: Table, nested: tuple[Nested, ...], depth: int) -> None:
+        super().__init__(table, depth)
         self.known = frozenset([*(f.api_name for f in table.fields), *(n.key for n in nested)])
         self.records: list[dict[str, Any]] = []
         self.bad: list[Any] = []  # entries that are not objects
-        self.base = next(_refs) << _BLOCK_BITS
 
     def raw(self, ref: int) -> Any:
         i = ref - self.base
@@ -131,48 +210,78 @@ class _Rows:
 
     def to_arrow(self) -> pa.Table:
         recs = self.records
-        if max(len(recs), len(self.bad)) >= _BAD:
-            raise ValueError(f"{len(recs)} {self.table.name} records in one staged batch: "
-                             "stage fewer pages at a time")
+        self._check_size(max(len(recs), len(self.bad)))
+        self.has_bad = bool(self.bad)
         fields = self.table.fields
         try:  # C++ fast path: Arrow reads the dicts directly when every value has its usual type
             struct = pa.array(recs, type=_struct_type(self.table))
             columns = [struct.field(i) for i in range(len(fields))]
+            native = {f.api_name for f in fields if f.type in JSON_ARROW_TYPES}
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # a stray type: every value as JSON text
             columns = [pa.array([_text(r.get(f.api_name)) for r in recs], pa.string())
                        for f in fields]
-        n_bad = len(self.bad)
-        cols = {f"f_{f.api_name}": pa.concat_arrays([c, pa.nulls(n_bad, c.type)])
-                for f, c in zip(fields, columns, strict=True)}
+            native = set()
         known = self.known
         extras = [
             None if r.keys() <= known
             else orjson.dumps({k: v for k, v in r.items() if k not in known}).decode()
             for r in recs
         ]
-        cols["_extra"] = pa.array(extras + [None] * n_bad, pa.string())
-        base, bad = self.base, self.base + _BAD
-        cols["_ref"] = pa.array([*range(base, base + len(recs)), *range(bad, bad + n_bad)],
-                                pa.int64())
-        cols["_not_object"] = pa.array([False] * len(recs) + [True] * n_bad, pa.bool_())
-        return pa.table(cols)
+        return self._columns(columns, native, len(self.bad), extras)
 
 
-_ARROW_TYPES = {
-    FieldType.BIGINT: pa.int64(), FieldType.DOUBLE: pa.float64(), FieldType.BOOLEAN: pa.bool_(),
-}
+class _ArrowRows(_Rows):
+    """Rows the strict reader already holds as a struct array: no unknown fields, no stray
+    types, every entry an object."""
+
+    def __init__(self, table: Table, records: pa.StructArray, depth: int) -> None:
+        super().__init__(table, depth)
+        self.records = records
+
+    def raw(self, ref: int) -> Any:
+        return self.records[ref - self.base].as_py()
+
+    def to_arrow(self) -> pa.Table:
+        self._check_size(len(self.records))
+        fields = self.table.fields
+        columns = [self.records.field(f.api_name) for f in fields]
+        return self._columns(columns, {f.api_name for f in fields if f.type in JSON_ARROW_TYPES})
+
+
+_UTC_MICROS = pa.timestamp("us", tz="UTC")  # DuckDB reads it as TIMESTAMPTZ
+_TIME_TYPES = (FieldType.TIMESTAMP, FieldType.UNIX_SECONDS)
+
+
+def _as_time(column: pa.Array, field_type: FieldType) -> pa.Array | None:
+    """A text column of times as TIMESTAMPTZ values, when every value is in the form CADT
+    normally sends (ISO 8601 with a zone; unix seconds as a number in range). None sends the
+    column to the SQL conversion, which also reads the other forms and reports bad values."""
+    if column.null_count == len(column):
+        return pa.nulls(len(column), _UTC_MICROS)
+    try:
+        if field_type is FieldType.TIMESTAMP:
+            return column.cast(_UTC_MICROS)
+        seconds = column.cast(pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    in_range = pc.and_(pc.greater_equal(seconds, 0), pc.less_equal(seconds, MAX_UNIX_SECONDS))
+    if not pc.all(in_range).as_py():
+        return None
+    micros = pc.round(pc.multiply(seconds, 1_000_000))
+    return micros.cast(pa.int64()).cast(_UTC_MICROS)
 
 
 def _struct_type(table: Table) -> pa.StructType:
     """The Arrow shape of a well-typed record: the JSON types CADT sends for each field."""
-    return pa.struct([(f.api_name, _ARROW_TYPES.get(f.type, pa.string())) for f in table.fields])
+    return pa.struct([(f.api_name, JSON_ARROW_TYPES.get(f.type, pa.string()))
+                      for f in table.fields])
 
 
 def _gather(catalog: Catalog, table: Table, nested: tuple[Nested, ...], records: Iterable[Any],
-            out: dict[str, _Rows]) -> None:
+            out: dict[str, _Rows], depth: int = 0) -> None:
     rows = out.get(table.name)
     if rows is None:
-        rows = out[table.name] = _Rows(table, nested)
+        rows = out[table.name] = _DictRows(table, nested, depth)
     kids = [(n.key, n.many, catalog.table(n.table), n.children) for n in nested]
     good, bad = rows.records, rows.bad
     for rec in records:
@@ -187,42 +296,60 @@ def _gather(catalog: Catalog, table: Table, nested: tuple[Nested, ...], records:
                 continue
             if many:
                 if child.__class__ is list and child:
-                    _gather(catalog, child_table, grandchildren, child, out)
+                    _gather(catalog, child_table, grandchildren, child, out, depth + 1)
             elif child.__class__ is dict:
-                _gather(catalog, child_table, grandchildren, (child,), out)
+                _gather(catalog, child_table, grandchildren, (child,), out, depth + 1)
+
+
+def _split_arrow(catalog: Catalog, table: Table, nested: tuple[Nested, ...],
+                 records: pa.StructArray, out: list[_Rows], depth: int = 0) -> None:
+    """One `_ArrowRows` per table: the records, then their children (list entries or single
+    objects) flattened out of them, level by level."""
+    records = records.filter(records.is_valid())  # a null entry carries nothing
+    if not len(records):
+        return
+    out.append(_ArrowRows(table, records, depth))
+    for n in nested:
+        kids = records.field(n.key)
+        if n.many:
+            kids = pc.list_flatten(kids)
+        _split_arrow(catalog, catalog.table(n.table), n.children, kids, out, depth + 1)
 
 
 def stage_pages(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
-                pages: list[list[Any]], ctx: LandContext) -> int:
+                pages: list[Records], ctx: LandContext) -> int:
     """Land the records of several pages of `table`'s endpoint (children included) into
     staging. Returns the number of top-level records."""
-    out: dict[str, _Rows] = {}
+    groups: list[_Rows] = []
+    columnar = [p for p in pages if isinstance(p, pa.StructArray)]
+    if columnar:
+        _split_arrow(catalog, table, table.nested, pa.concat_arrays(columnar), groups)
+    gathered: dict[str, _Rows] = {}
     for records in pages:
-        _gather(catalog, table, table.nested, records, out)
-    depth = {table.name: 0}
-    for n in table.nested:
-        depth[n.table] = 1
-        for c in n.children:
-            depth[c.table] = 2
-    for name, rows in out.items():
-        if not rows.records and not rows.bad:
-            continue
+        if not isinstance(records, pa.StructArray):
+            _gather(catalog, table, table.nested, records, gathered)
+    groups += [r for r in gathered.values() if r.records or r.bad]
+    for rows in groups:
         arrow = rows.to_arrow()
         # register() refuses to run while an earlier execute()'s result is open; a trivial
         # fetched query closes it (DuckDB 2 Python API).
         con.execute("SELECT 1").fetchall()
         con.register("_arrow_in", arrow)
         try:
-            child_ctx = LandContext(ctx.batch, ctx.source, ctx.prio + depth[name])
-            as_text = ", ".join(f"CAST({_q('f_' + f.api_name)} AS VARCHAR) AS {_q('f_' + f.api_name)}"
-                                for f in rows.table.fields)
+            cols = ", ".join(
+                _q("f_" + f.api_name) if f.api_name in rows.native
+                else f"CAST({_q('f_' + f.api_name)} AS VARCHAR) AS {_q('f_' + f.api_name)}"
+                for f in rows.table.fields)
             _insert_typed(con, catalog, rows.table,
-                          f"SELECT {as_text}, _extra, _ref, _not_object, NULL::TIMESTAMPTZ AS fb, "
-                          "NULL::VARCHAR AS _raw_text FROM _arrow_in", [], child_ctx)
+                          f"SELECT {cols}, _extra, _ref, _not_object, NULL::TIMESTAMPTZ AS fb, "
+                          "NULL::VARCHAR AS _raw_text FROM _arrow_in", [],
+                          LandContext(ctx.batch, ctx.source, ctx.prio + rows.depth),
+                          native=rows.native)
         finally:
             con.unregister("_arrow_in")
-        _attach_raw(con, catalog, rows, ctx.batch)
-    return len(out[table.name].records) if table.name in out else 0
+        if rows.may_have_issues(arrow):
+            _attach_raw(con, catalog, rows, ctx.batch)
+    return sum(len(r.records) for r in groups if r.table is table and r.depth == 0)
 
 
 def _attach_raw(con: duckdb.DuckDBPyConnection, catalog: Catalog, rows: _Rows,
@@ -277,19 +404,23 @@ def land_records_sql(
 
 
 def _typed(field_type: FieldType, v: str) -> str:
-    """SQL that reads text `v` as the field's warehouse type (NULL when unreadable)."""
+    """SQL that reads text `v` as the field's warehouse type (NULL when unreadable).
+
+    The plain cast handles what CADT normally sends; the lenient forms (blanks, decimals in
+    integer fields, SQLite-style timestamps) are only tried where it gives NULL."""
     if field_type is FieldType.TEXT:
         return v
     blank = f"nullif(trim({v}), '')"
     if field_type is FieldType.BIGINT:
-        return f"TRY_CAST(TRY_CAST({blank} AS DECIMAL(38, 6)) AS BIGINT)"
+        return (f"coalesce(TRY_CAST({v} AS BIGINT),"
+                f" TRY_CAST(TRY_CAST({blank} AS DECIMAL(38, 6)) AS BIGINT))")
     if field_type is FieldType.DOUBLE:
         return f"TRY_CAST({blank} AS DOUBLE)"
     if field_type is FieldType.BOOLEAN:
         return f"TRY_CAST({blank} AS BOOLEAN)"
     if field_type is FieldType.TIMESTAMP:
         return (
-            f"coalesce(TRY_CAST({blank} AS TIMESTAMPTZ),"
+            f"coalesce(TRY_CAST({v} AS TIMESTAMPTZ), TRY_CAST({blank} AS TIMESTAMPTZ),"
             f" try_strptime({blank}, '%Y-%m-%d %H:%M:%S.%g %z'))"
         )
     if field_type is FieldType.UNIX_SECONDS:
@@ -301,23 +432,29 @@ def _typed(field_type: FieldType, v: str) -> str:
 
 
 def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
-                  relation: str, params: list[object], ctx: LandContext) -> None:
+                  relation: str, params: list[object], ctx: LandContext,
+                  native: frozenset[str] = frozenset()) -> None:
     """INSERT into staging from a relation with text columns f_<apiName>, _extra, _ref,
-    _not_object, fb (fallback time) and _raw_text (raw record, if the caller has it)."""
+    _not_object, fb (fallback time) and _raw_text (raw record, if the caller has it).
+
+    Columns named in `native` already hold the warehouse type and are taken as they are."""
     typed = ", ".join(
-        f"{_typed(f.type, _q('f_' + f.api_name))} AS {_q('t_' + f.column)}" for f in table.fields
+        f"{_q('f_' + f.api_name) if f.api_name in native else _typed(f.type, _q('f_' + f.api_name))}"
+        f" AS {_q('t_' + f.column)}" for f in table.fields
     )
-    checks = [
-        f"CASE WHEN nullif(trim({_q('f_' + f.api_name)}), '') IS NOT NULL "
-        f"AND {_q('t_' + f.column)} IS NULL THEN {_lit(f.api_name + ': cannot read ')} || "
-        f"left({_q('f_' + f.api_name)}, 80) || {_lit(' as ' + f.type.name)} END"
+    problems = [  # (condition, reason) per row; the reasons are only built where one holds
+        (f"(nullif(trim({_q('f_' + f.api_name)}), '') IS NOT NULL AND {_q('t_' + f.column)} IS NULL)",
+         f"{_lit(f.api_name + ': cannot read ')} || left({_q('f_' + f.api_name)}, 80) || "
+         f"{_lit(' as ' + f.type.name)}")
         for f in table.fields
-        if f.type is not FieldType.TEXT
+        if f.type is not FieldType.TEXT and f.api_name not in native
     ]
-    checks += [
-        f"CASE WHEN {_q('t_' + snake)} IS NULL THEN {_lit('missing primary key ' + api)} END"
+    problems += [
+        (f"{_q('t_' + snake)} IS NULL", _lit("missing primary key " + api))
         for api, snake in zip(table.primary_key, table.key_columns, strict=True)
     ]
+    any_problem = " OR ".join(cond for cond, _ in problems)
+    reasons = ", ".join(f"CASE WHEN {cond} THEN {reason} END" for cond, reason in problems)
     out_cols = ", ".join(f"{_out(f.column, ctx.source)} AS {_q(f.column)}" for f in table.fields)
     con.execute(
         f"""
@@ -333,7 +470,9 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
                _ref
         FROM (
             SELECT *, CASE WHEN _not_object THEN ['not a JSON object']
-                      ELSE list_filter([{", ".join(checks)}], lambda x: x IS NOT NULL) END AS issues
+                           WHEN {any_problem}
+                           THEN list_filter([{reasons}], lambda x: x IS NOT NULL)
+                           ELSE []::VARCHAR[] END AS issues
             FROM (SELECT *, {typed} FROM ({relation}))
         )
         """,

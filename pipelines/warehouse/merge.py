@@ -9,6 +9,7 @@ Staged rows replace existing rows with the same key, so keys stay unique.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -99,16 +100,14 @@ def _deduped(table: Table, stg: str, staged_filter: str) -> str:
 
 def _insert_fresh(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: str,
                   batch: str, cols: list[str], staged_filter: str, sync_id: str) -> Counts:
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _new AS SELECT {', '.join(cols)}, _extra, _source, "
-        f"{key_expr(table)} AS _k FROM ({_deduped(table, stg, staged_filter)})", [batch])
+    """Straight from staging into the target: nothing of this scope exists to compare with."""
     # keys are unique across the table: a key another organization used is replaced
-    replaced = con.execute(f"DELETE FROM {target} t WHERE {key_expr(table, 't')} IN "
-                           "(SELECT _k FROM _new)").fetchall()[0][0]
+    replaced = con.execute(
+        f"DELETE FROM {target} t WHERE {key_expr(table, 't')} IN (SELECT {key_expr(table)} "
+        f"FROM {stg} WHERE _batch = ? AND ({staged_filter}))", [batch]).fetchall()[0][0]
     inserted = con.execute(
-        f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, _source, now(), ? FROM _new",
-        [sync_id]).fetchall()[0][0]
-    con.execute("DROP TABLE _new")
+        f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, _source, now(), ? "
+        f"FROM ({_deduped(table, stg, staged_filter)})", [sync_id, batch]).fetchall()[0][0]
     return Counts(inserted - replaced, replaced, 0)
 
 
@@ -142,10 +141,13 @@ def _create_new(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: 
 
 
 def quarantine_batch(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, sync_id: str,
-                     org_uid: str | None) -> int:
-    """Copy every staged row with problems to cadt_mirror.quarantine (reason + raw record)."""
+                     org_uid: str | None, tables: Iterable[str] | None = None) -> int:
+    """Copy every staged row with problems to cadt_mirror.quarantine (reason + raw record);
+    `tables` limits the search to the tables known to have some."""
     total = 0
     for table in catalog.tables:
+        if tables is not None and table.name not in tables:
+            continue
         stg = staging_name(catalog, table)
         key = key_expr(table)
         n = con.execute(
