@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import io
 from functools import cache
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.json as pj
 
 from pipelines.source.catalog import Catalog, FieldType, Nested, Table
+
+Records = list[Any] | pa.StructArray  # one page's records: parsed JSON values, or Arrow columns
 
 # The JSON type CADT sends for each warehouse type; everything else arrives as a string.
 JSON_ARROW_TYPES = {

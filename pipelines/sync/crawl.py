@@ -13,6 +13,7 @@ ever grows at the end (resets are detected by the caller).
 from __future__ import annotations
 
 import asyncio
+import logging
 import string
 from array import array
 from collections import Counter
@@ -24,7 +25,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.source.arrow_pages import parse_page
+from pipelines.source.arrow_pages import Records, parse_page
 from pipelines.source.catalog import Catalog, Table
 from pipelines.source.client import CadtClient, CadtError
 
@@ -32,7 +33,7 @@ PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps `filter=<pk>:[...]:in` URLs well under the node's 16 KB limit
 HEX = set(string.hexdigits.lower())
 
-Records = list[Any] | pa.StructArray  # one page's records: parsed JSON, or Arrow columns
+log = logging.getLogger(__name__)
 PageSink = Callable[[Records], Awaitable[None]]  # receives the records to keep of one page
 
 
@@ -77,11 +78,14 @@ async def get_page(client: CadtClient, path: str, params: list[tuple[str, Any]],
                     raise MalformedPage(f"{path}: invalid JSON body ({len(body)} bytes): {e}") \
                         from None
             return Page(*_envelope(path, data))
-        except MalformedPage:
+        except MalformedPage as e:
             attempts += 1
             if attempts > client.max_retries:
                 raise
-            await asyncio.sleep(client._backoff(attempts, None))
+            client.counters.retries += 1
+            wait = client._backoff(attempts, None)
+            log.warning("%s; retry %d/%d in %.2fs", e, attempts, client.max_retries, wait)
+            await asyncio.sleep(wait)
 
 
 def _ranges(after: str, parts: int) -> list[tuple[str, str | None]]:

@@ -121,22 +121,27 @@ def _parents(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, paren
 def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) -> int:
     """Child rows whose last event is INSERT but which no re-read returned: rebuild them from
     the feed's value (the node keeps such rows, e.g. children of a deleted project)."""
-    n = 0
     events = events_table(batch)
+    queries: dict[str, str] = {}
     for table in catalog.tables:
         if not table.audit_names or table.endpoint:  # top-level tables: the API is the truth
             continue
-        stg = staging_name(catalog, table)
         pk = table.key_columns[0]
-        sql = (
+        queries[table.name] = (
             f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb, TRUE AS unk "
             f"FROM {events} "
             f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
-            f"AND k NOT IN (SELECT {pk} FROM {stg} WHERE _batch = ? AND {pk} IS NOT NULL)"
+            f"AND k NOT IN (SELECT {pk} FROM {staging_name(catalog, table)} "
+            f"WHERE _batch = ? AND {pk} IS NOT NULL)"
         )
-        count = con.execute(f"SELECT count(*) FROM ({sql})", [batch]).fetchone()[0]
+    counts = con.execute(  # one statement to find the (usually few) tables that have some
+        " UNION ALL ".join(f"SELECT {_lit(name)}, count(*) FROM ({sql})"
+                           for name, sql in queries.items()),
+        [batch] * len(queries)).fetchall()
+    n = 0
+    for name, count in counts:
         if count:
-            land_records_sql(con, catalog, table, sql, [batch],
+            land_records_sql(con, catalog, catalog.table(name), queries[name], [batch],
                              LandContext(batch, source="audit", prio=100))
             n += count
     return n

@@ -1,12 +1,13 @@
 """Land API records into typed staging tables in bulk.
 
-The client has already parsed every page (it must, to validate it and to continue the keyset).
-`stage_pages` flattens those records as the catalogue declares their nesting, turns each field
-into a text column (lossless: JSON numbers, booleans and objects become their JSON text) and hands
-the batch to DuckDB as Arrow; one INSERT per table then casts every column to its warehouse type
-and records per-row problems in `_issues`. A row with an unreadable value keeps NULL there; the
-raw record is attached for the quarantine. Measured on 1,000-unit pages, this costs about a
-quarter of parsing the bodies again with DuckDB's JSON functions.
+The client has already read every page (it must, to validate it and to continue the keyset):
+as Arrow columns when the strict reader could take it (`pipelines.source.arrow_pages`, the
+normal case), else as parsed JSON values. `stage_pages` splits the records into one Arrow table
+per catalogue table (children flattened out of their parents as the catalogue declares the
+nesting) and hands each to DuckDB: one INSERT per table and batch casts what Arrow does not
+already hold in its warehouse type (numbers and times in their usual form are typed in Arrow;
+anything else arrives as JSON text) and records per-row problems in `_issues`. A row with an
+unreadable value keeps NULL there; its raw record is attached for the quarantine.
 
 Records that only the audit feed still has (`land_records_sql`) arrive as JSON text in SQL and
 go through the same typed INSERT.
@@ -26,7 +27,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.source.arrow_pages import JSON_ARROW_TYPES
+from pipelines.source.arrow_pages import JSON_ARROW_TYPES, Records
 from pipelines.source.catalog import Catalog, FieldType, Nested, Table
 from pipelines.warehouse.schema import MIRROR_COLUMNS, _q
 
@@ -131,9 +132,6 @@ def reset_staging(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
 # A page arrives either as Arrow columns (`pipelines.source.arrow_pages`: the strict reader took
 # it) or as parsed JSON values (anything else). Both become one Arrow table per table and batch,
 # with the same columns, and go through the same typed INSERT.
-
-Records = list[Any] | pa.StructArray  # one page's records
-
 
 def _text(v: Any) -> str | None:
     """A JSON value as text, the way the warehouse's text columns hold it."""

@@ -67,8 +67,9 @@ def record_changes(con: duckdb.DuckDBPyConnection, version: str, sync_id: str, o
                    mode: str, counts: dict[str, tuple[int, int, int]]) -> None:
     rows = [(sync_id, version, org_uid, t, mode, i, u, d) for t, (i, u, d) in counts.items()
             if i or u or d]
-    if rows:
-        con.executemany(f"INSERT INTO {CHANGES} VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())", rows)
+    if rows:  # one statement: executemany would run one INSERT per row
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, now())"] * len(rows))
+        con.execute(f"INSERT INTO {CHANGES} VALUES {values}", [v for r in rows for v in r])
 
 
 def start_run(con: duckdb.DuckDBPyConnection, sync_id: str, version: str, api_url: str,
