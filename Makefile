@@ -10,14 +10,14 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
-install: $(UV)  ## create .venv from the lock file (uv.lock)
-	$(UV) sync --frozen --quiet
+install: $(UV)  ## create .venv from the lock file (uv.lock); --inexact keeps uv itself
+	$(UV) sync --frozen --quiet --inexact
 
 demo: install  ## simulator -> full sync -> dbt build -> summary (no internet needed)
 	$(VENV)/bin/cadt-mirror demo
 
 install-dev: $(UV)  ## .venv with the benchmark extra too (the bench smoke test needs dlt)
-	$(UV) sync --frozen --quiet --extra bench
+	$(UV) sync --frozen --quiet --inexact --extra bench
 
 test: install-dev  ## the whole test suite (what CI runs)
 	$(VENV)/bin/ruff check .

@@ -160,7 +160,8 @@ def render(r: dict[str, Any]) -> str:
       "pages the full sync fetches — checked in every run from the simulator's request "
       "statistics (table below; the sync adds only its post-snapshot count check: one "
       "second `/v1/organizations` and one `limit=1` request per org for projects and units). "
-      "Both parse each page's JSON (the keyset needs the last key). Full syncs run in a child "
+      "Both read each page with the same strict Arrow reader (the keyset needs the last key, the "
+      "audit checks need ids and generations). Full syncs run in a child "
       "process into a fresh DuckDB file; limit and sync repetitions are interleaved.")
     w("")
     w("| scale | projects | units | audit rows | orgs | reps | limit (median) | full sync (median) "
@@ -417,20 +418,21 @@ time of a fresh `python -m benchmarks.sync_child` process, so it includes interp
 and imports (≈1 s, more on a busy machine); the sync itself, timed in-process at scale 1000
 after 10 units changed, took 0.43 s (0.35 s at scale 300)."""
 
-WHY_5 = """**Memory.** Python holds a bounded number of parsed pages (a queue of 8, and at most
-16 pages waiting to be staged across all streams, ≈8 MB each once parsed) plus 16 bytes per
-audit row for the feed checks. DuckDB is capped by `memory_limit` (384 MB by default,
-`CADT_MIRROR_MEMORY_LIMIT`) and spills the staged rows of a large snapshot to
-`<warehouse>.tmp/`; before the cap DuckDB kept everything it touched (its default is 80 % of
-RAM), which made the peak grow with the source (4.9 GB at scale 1000 in the first run of this
-page)."""
+WHY_5 = """**Memory.** Python holds a bounded number of pages: a queue of 8, and at most 16 pages
+waiting to be staged across all streams, ≈1.5 MB each as Arrow columns (≈8 MB for a page that
+takes the general path as Python objects), plus 16 bytes per audit row for the feed checks.
+DuckDB is capped by `memory_limit` (384 MB by default, `CADT_MIRROR_MEMORY_LIMIT`) and spills the
+staged rows of a large snapshot to `<warehouse>.tmp/`; before the cap DuckDB kept everything it
+touched (its default is 80 % of RAM), which made the peak grow with the source (4.9 GB at scale
+1000 in the first run of this page)."""
 
 WHY_6 = """The server spends a few ms of CPU per 1.5 MB page (pre-serialized row bytes joined per
 page, weak ETag = SHA-1 of the body, uvicorn with uvloop + httptools), so a client that does not
-parse gets well over 100 pages/s from it at every scale. A client that parses each page with
-orjson into Python objects spends more CPU per page than the server (≈6–8 ms); on 2 cores the
-parsing client and the server share the machine. So the limit measured in §1 is the source
-plus the unavoidable JSON parse, not an artefact of a slow simulator. An earlier note (47
+parse gets well over 100 pages/s from it at every scale. A client that parses each page spends
+about as much CPU on it as the server (orjson into Python objects ≈2.5 ms, Arrow's JSON reader into
+columns ≈4 ms, for 1,000 units), and on 2 cores the client and the server share the machine. So
+the limit measured in §1 is the source plus the unavoidable parse, not an artefact of a slow
+simulator. An earlier note (47
 pages/s at scale 1000) measured four client *processes* competing with the server for the two
 cores. No change to the simulator's serving path was needed (measured before deciding: the
 handler itself builds a 1000-unit page in ≈3.3 ms and a 1000-row audit page in ≈2 ms)."""

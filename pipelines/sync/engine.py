@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -64,7 +65,10 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
     now = datetime.now(UTC)
     sync_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     report = SyncReport(sync_id=sync_id, api_url=settings.api_url, started_at=now)
-    con = connect(settings.database)
+    # The sync keeps two DuckDB threads of its own busy (staging, commits) next to the HTTP
+    # loop and the page readers; DuckDB's own pool gets the rest of the cores (on 2 cores a
+    # second pool thread measurably costs more than it brings).
+    con = connect(settings.database, threads=max(1, (os.cpu_count() or 2) // 2))
     # Sparse checkpoints: each organization's commit would otherwise rewrite the file's blocks
     # once the WAL passes DuckDB's 16 MB default; the last one happens at publish or close.
     con.execute("SET checkpoint_threshold = '1GB'")
@@ -137,6 +141,10 @@ class _Sync:
         self.report = report
         self.progress = progress
         self.sync_id = report.sync_id
+        # Snapshots read at once: as many as requests in flight (a large one fills several
+        # slots by itself). Reading every organization together would make them all finish
+        # last and leave their commits to run one after another once the network is idle.
+        self._reading = asyncio.Semaphore(max(2, settings.concurrency))
 
     async def run(self) -> None:
         states = await self.db.run(st.load_states, CATALOG.version)
@@ -342,6 +350,20 @@ class _Sync:
 
     async def _snapshot(self, org_uid: str, org: dict[str, Any], batch: str,
                         report: OrgReport) -> None:
+        async with self._reading:
+            rows, target_gen, kept = await self._read_snapshot(org_uid, org, batch, report)
+        report.mode = "snapshot"
+        report.generation_to = target_gen
+        report.registry_hash = rows.roots.get(target_gen) if kept else org.get("registryHash")
+        new_state = st.OrgState(org_uid, org.get("registryId"), report.registry_hash, target_gen,
+                                kept, rows.ids[kept - 1] if kept else None, sync_id=self.sync_id,
+                                mode="snapshot")
+        await self.db.run(self._commit, batch, org_uid, -1, target_gen, new_state, report, True)
+
+    async def _read_snapshot(self, org_uid: str, org: dict[str, Any], batch: str,
+                             report: OrgReport) -> tuple[AuditLog, int, int]:
+        """Stage the org's whole audit history, projects and units; returns the audit log, the
+        generation it reaches and how many of its rows that generation keeps."""
         label = org.get("name") or org_uid[:12]
         audit = CATALOG.table("audit")
         key = f"{org_uid}/audit"
@@ -361,7 +383,7 @@ class _Sync:
                 await self.db.run(clear_batch, CATALOG, batch)
                 rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
                                          page_size=self.s.page_size, on_page=self._counter(key),
-                                 catalog=CATALOG)
+                                         catalog=CATALOG)
                 await self.lander.flush(batch, audit, "audit")
         self.progress.done(key)
         target_gen, kept = _target(rows, 0, org.get("registryHash"), None, strict=False)
@@ -376,13 +398,7 @@ class _Sync:
             self.progress.done(k)
 
         await asyncio.gather(crawl(PROJECTS, 0), crawl(UNITS, UNIT_PRIO))
-        report.mode = "snapshot"
-        report.generation_to = target_gen
-        report.registry_hash = rows.roots.get(target_gen) if kept else org.get("registryHash")
-        new_state = st.OrgState(org_uid, org.get("registryId"), report.registry_hash, target_gen,
-                                kept, rows.ids[kept - 1] if kept else None, sync_id=self.sync_id,
-                                mode="snapshot")
-        await self.db.run(self._commit, batch, org_uid, -1, target_gen, new_state, report, True)
+        return rows, target_gen, kept
 
     async def _incremental(self, org_uid: str, org: dict[str, Any], prev: st.OrgState,
                            batch: str, report: OrgReport) -> None:
