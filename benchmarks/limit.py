@@ -2,7 +2,8 @@
 
 Same crawl functions as the sync (`crawl_audit`, `crawl_keyset`), same HTTP client, same
 concurrency and the same order (per org: audit history, then projects and units together; all
-orgs at once), but every page body is dropped on arrival: no landing, no DuckDB, no merge.
+orgs at once, where the sync reads a few at a time: the same requests in flight either way), but
+every page body is dropped on arrival: no landing, no DuckDB, no merge.
 What remains is the source's serving time plus reading each page the way the sync reads it
 (Arrow's JSON reader, off the event loop), which the crawl needs for the keyset keys and the
 audit checks.

@@ -98,6 +98,9 @@ def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path
             inc["k"].append(r)
             log(f"    k={k}: {act.get('changed')} -> {r['requests']} requests, "
                 f"{r['seconds']:.2f} s")
+        inc["publish"] = M.publish_time(db)
+        log(f"    serving-copy refresh: {inc['publish']['seconds']:.2f} s "
+            f"({inc['publish']['file_mb']:.0f} MiB file)")
         entry["incremental"] = inc
 
         if plan.dbt:
