@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipelines.source.arrow_pages import parse_page
+from pipelines.source.catalog import FieldType
 from pipelines.source.catalog_v1 import V1
 from pipelines.warehouse import landing
 from pipelines.warehouse.schema import ensure_schema
@@ -106,3 +108,30 @@ def test_a_batch_may_mix_both_forms():
         f"SELECT _issues, _extra FROM {stg} WHERE warehouse_unit_id = 'zz-hostile'").fetchall()[0]
     assert issues == ["unitCount: cannot read five as BIGINT"]
     assert json.loads(extra) == {"surprise": "'; DROP"}
+
+
+@pytest.mark.parametrize(("field_type", "values"), [
+    (FieldType.TIMESTAMP, ["2023-01-07T00:12:01.463Z", "2023-01-07T00:12:01.463+05:30",
+                           "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", None]),
+    (FieldType.UNIX_SECONDS, ["1672791120", "1672791120.25", "0", "1e3", None]),
+])
+def test_times_typed_in_arrow_equal_the_sql_reading(field_type, values):
+    """Times Arrow types itself must read exactly as the SQL conversion would read them."""
+    arrow = landing._as_time(pa.array(values, pa.string()), field_type)
+    assert arrow is not None
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    read = f"SELECT {landing._typed(field_type, 'v')} FROM (SELECT ?::VARCHAR AS v)"
+    sql = [con.execute(read, [v]).fetchall()[0][0] for v in values]
+    con.register("a", pa.table({"t": arrow}))
+    assert [r[0] for r in con.execute("SELECT t FROM a").fetchall()] == sql
+
+
+@pytest.mark.parametrize(("field_type", "value"), [
+    (FieldType.TIMESTAMP, "2023-01-07"), (FieldType.TIMESTAMP, " 2023-01-07T00:00:00Z"),
+    (FieldType.TIMESTAMP, "2023-01-07 00:12:01.463 +0000"), (FieldType.TIMESTAMP, ""),
+    (FieldType.UNIX_SECONDS, "-1"), (FieldType.UNIX_SECONDS, "nan"),
+    (FieldType.UNIX_SECONDS, " 5"), (FieldType.UNIX_SECONDS, "soon"),
+])
+def test_other_time_spellings_are_left_to_sql(field_type, value):
+    assert landing._as_time(pa.array([value, None], pa.string()), field_type) is None
