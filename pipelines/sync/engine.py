@@ -40,7 +40,7 @@ from pipelines.warehouse.landing import (
     staged_counts,
     staging_name,
 )
-from pipelines.warehouse.merge import apply_batch, quarantine_batch
+from pipelines.warehouse.merge import Counts, apply_batch, quarantine_batch
 from pipelines.warehouse.publish import publish, serving_path
 from pipelines.warehouse.schema import ensure_schema
 
@@ -460,7 +460,7 @@ class _Sync:
                 crashpoints.hit("mid_commit")
                 table = CATALOG.table(name)
                 if fresh and not staged[name].rows:  # nothing to add, nothing to replace
-                    counts[name] = (0, 0, 0)
+                    c = Counts()
                 elif snapshot:
                     c = apply_batch(con, CATALOG, table, batch, self.sync_id,
                                     scope=f"t.org_uid = {org}", fresh=fresh)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import duckdb
 
-from pipelines.source.catalog_v1 import V1
+from pipelines.source.catalog_v1 import CURRENT_STATE_TABLES, V1
 from pipelines.sync import run_sync
 from tests.support.truth import diff
 
@@ -30,6 +30,11 @@ def test_full_sync_equals_ground_truth(sim, settings):
     con = duckdb.connect(str(settings.database), read_only=True)
     n_units = con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0]
     assert n_units == len(sim.truth("units")) > 500  # the comparison compared something real
+    # a first snapshot reports every row it landed as inserted, per organization and table
+    landed = {(org, t): n for t in (*CURRENT_STATE_TABLES, "audit") for org, n in con.execute(
+        f"SELECT org_uid, count(*) FROM {V1.qualified(t)} GROUP BY org_uid").fetchall()}
+    reported = {(o.org_uid, t): c for o in report.orgs for t, c in o.changes.items()}
+    assert reported == {k: (n, 0, 0) for k, n in landed.items()}
 
 
 def test_no_change_sync_costs_two_requests_and_changes_nothing(sim, settings):
