@@ -208,7 +208,7 @@ class _Sync:
     async def _replace_small_table(self, table: Table, batch: str, records: list[Any],
                                    etag_url: str | None, etag: str | None) -> None:
         await self.lander.put(batch, table, table.name, records)
-        await self.lander.flush(batch, table, table.name)
+        await self.lander.flush(batch, table.name)
 
         def commit(con: duckdb.DuckDBPyConnection) -> None:
             con.execute("BEGIN")
@@ -365,7 +365,6 @@ class _Sync:
         """Stage the org's whole audit history, projects and units; returns the audit log, the
         generation it reaches and how many of its rows that generation keeps."""
         label = org.get("name") or org_uid[:12]
-        audit = CATALOG.table("audit")
         key = f"{org_uid}/audit"
         self.progress.task(key, f"{label}: audit history")
         prior = await self.db.run(_resume_backfill, org_uid, org.get("registryId"), batch)
@@ -373,7 +372,7 @@ class _Sync:
         rows = await crawl_audit(self.client, org_uid, max(start - 1, 0), self._audit_sink(batch),
                                  page_size=self.s.page_size, on_page=self._counter(key),
                                  catalog=CATALOG)
-        await self.lander.flush(batch, audit, "audit")
+        await self.lander.flush(batch, "audit")
         if prior is not None:
             if len(rows) and rows.ids[0] == prior.ids[-1]:
                 prior.append_from(rows, skip=1)
@@ -384,7 +383,7 @@ class _Sync:
                 rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
                                          page_size=self.s.page_size, on_page=self._counter(key),
                                          catalog=CATALOG)
-                await self.lander.flush(batch, audit, "audit")
+                await self.lander.flush(batch, "audit")
         self.progress.done(key)
         target_gen, kept = _target(rows, 0, org.get("registryHash"), None, strict=False)
 
@@ -394,7 +393,7 @@ class _Sync:
             await crawl_keyset(self.client, table, org_uid, self._page_sink(batch, table, prio),
                                page_size=self.s.page_size, on_page=self._counter(k),
                                catalog=CATALOG)
-            await self.lander.flush(batch, table, table.name, prio)
+            await self.lander.flush(batch, table.name)
             self.progress.done(k)
 
         await asyncio.gather(crawl(PROJECTS, 0), crawl(UNITS, UNIT_PRIO))
@@ -411,7 +410,7 @@ class _Sync:
                                  self._audit_sink(batch), page_size=self.s.page_size,
                                  on_page=self._counter(key), catalog=CATALOG)
         self.progress.done(key)
-        await self.lander.flush(batch, CATALOG.table("audit"), "audit")
+        await self.lander.flush(batch, "audit")
         if not len(rows) or rows.ids[0] != prev.last_audit_id:
             raise FeedUntrusted("rows below our position changed (audit reset or rollback)")
         if rows.registry_ids - {None, prev.registry_id}:
@@ -426,8 +425,8 @@ class _Sync:
             fetch_by_keys(self.client, UNITS, org_uid, units,
                           self._page_sink(batch, UNITS, UNIT_PRIO), CATALOG),
         )
-        await self.lander.flush(batch, PROJECTS, PROJECTS.name)
-        await self.lander.flush(batch, UNITS, UNITS.name, UNIT_PRIO)
+        await self.lander.flush(batch, PROJECTS.name)
+        await self.lander.flush(batch, UNITS.name)
         report.mode = "incremental"
         report.generation_to = target_gen
         new_state = st.OrgState(
@@ -494,7 +493,9 @@ class _Sync:
         crashpoints.hit("after_commit")
         report.changes = {k: v for k, v in counts.items() if any(v)}
         feed.drop_events(con, batch)
-        clear_batch(con, CATALOG, batch, tables=[n for n, c in staged.items() if c.rows])
+        # (the resumable rows left inside the transaction)
+        clear_batch(con, CATALOG, batch, keep_resumable=True,
+                    tables=[n for n, c in staged.items() if c.rows])
 
     def _collect_unknown_fields(self, con: duckdb.DuckDBPyConnection, batch: str,
                                 tables: list[str]) -> None:
@@ -545,13 +546,13 @@ def _resume_backfill(con: duckdb.DuckDBPyConnection, org_uid: str, registry_id: 
         con.execute(f"DELETE FROM {stg} WHERE _batch LIKE ? AND _batch <> ?", [mine, batch])
         return None
     con.execute(f"UPDATE {stg} SET _batch = ? WHERE _batch LIKE ?", [batch, mine])
-    log_ = AuditLog(0)
-    for row_id, gen, root, registry in con.execute(
-        f"SELECT id, generation, root_hash, registry_id FROM {stg} WHERE _batch = ? "
+    rows = con.execute(  # shaped like feed rows, so the log reads them as it reads a page
+        "SELECT {'id': id, 'generation': generation, 'rootHash': root_hash, "
+        f"'registryId': registry_id}} AS r FROM {stg} WHERE _batch = ? "
         "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _ref) = 1 ORDER BY _ref", [batch]
-    ).fetchall():
-        log_.add(len(log_), {"id": row_id, "generation": gen, "rootHash": root,
-                             "registryId": registry})
+    ).to_arrow_table()
+    log_ = AuditLog(0)
+    log_.add_page(0, rows.column("r").combine_chunks())
     return log_
 
 

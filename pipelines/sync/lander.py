@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from pipelines import crashpoints
+from pipelines.source.arrow_pages import Records
 from pipelines.source.catalog import Catalog, Table
 from pipelines.warehouse import landing
 
@@ -47,9 +48,8 @@ class Lander:
         self.db = db
         self.catalog = catalog
         self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(queue_size)
-        self._pending: dict[tuple[str, str], list[list[Any]]] = {}
-        self._tables: dict[tuple[str, str], Table] = {}
-        self._prios: dict[tuple[str, str], int] = {}
+        # (batch, stream) -> its table, landing priority and the pages not yet staged
+        self._pending: dict[tuple[str, str], tuple[Table, int, list[Records]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
 
@@ -62,16 +62,16 @@ class Lander:
             await self._queue.put(("stop",))
             await self._task
 
-    async def put(self, batch: str, table: Table, stream: str, records: list[Any],
+    async def put(self, batch: str, table: Table, stream: str, records: Records,
                   prio: int = 0) -> None:
         """Queue one page's records (already trimmed to the ones to keep)."""
         if self._error is not None:
             raise self._error  # surface a landing failure to the fetcher
         await self._queue.put(("page", batch, table, stream, records, prio))
 
-    async def flush(self, batch: str, table: Table, stream: str, prio: int = 0) -> None:
+    async def flush(self, batch: str, stream: str) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(("flush", batch, table, stream, prio, fut))
+        await self._queue.put(("flush", batch, stream, fut))
         await fut
 
     async def _loop(self) -> None:
@@ -89,34 +89,33 @@ class Lander:
                 except Exception as e:  # remembered; raised to the next put/flush
                     self._error = e
             elif kind == "flush":
-                _, batch, table, stream, prio, fut = item
+                _, batch, stream, fut = item
                 if self._error is not None:
                     fut.set_exception(self._error)
                     continue
                 try:
-                    await self._stage(batch, table, stream, prio)
+                    await self._stage(batch, stream)
                 except Exception as e:  # hand the failure to whoever waits for this stream
                     fut.set_exception(e)
                 else:
                     fut.set_result(None)
 
-    async def _add(self, batch: str, table: Table, stream: str, records: list[Any],
+    async def _add(self, batch: str, table: Table, stream: str, records: Records,
                    prio: int) -> None:
-        pages = self._pending.setdefault((batch, stream), [])
+        pages = self._pending.setdefault((batch, stream), (table, prio, []))[2]
         pages.append(records)
-        self._tables[(batch, stream)] = table
-        self._prios[(batch, stream)] = prio
         crashpoints.hit("page_landed")
         if len(pages) >= PAGES_PER_BATCH:
-            await self._stage(batch, table, stream, prio)
-        elif sum(len(p) for p in self._pending.values()) >= MAX_PENDING_PAGES:
+            await self._stage(batch, stream)
+        elif sum(len(p[2]) for p in self._pending.values()) >= MAX_PENDING_PAGES:
             # many streams at once (one per org and endpoint): stage the fullest one
-            (b, s), _ = max(self._pending.items(), key=lambda kv: len(kv[1]))
-            await self._stage(b, self._tables[(b, s)], s, self._prios[(b, s)])
+            fullest = max(self._pending, key=lambda k: len(self._pending[k][2]))
+            await self._stage(*fullest)
 
-    async def _stage(self, batch: str, table: Table, stream: str, prio: int) -> None:
-        pages = self._pending.pop((batch, stream), None)
-        if pages:
+    async def _stage(self, batch: str, stream: str) -> None:
+        pending = self._pending.pop((batch, stream), None)
+        if pending:
+            table, prio, pages = pending
             ctx = landing.LandContext(batch, "api", prio)
             await self.db.run(landing.stage_pages, self.catalog, table, pages, ctx)
             crashpoints.hit("exploded")
