@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 from pipelines.progress import RichProgress
 from pipelines.sync import SyncReport, SyncSettings, run_sync
 from pipelines.warehouse.db import WarehouseBusyError, connect, database_path
-from pipelines.warehouse.publish import publish, serving_path
+from pipelines.warehouse.publish import publish_file, serving_path
 
 EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
 
@@ -217,16 +217,8 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     console.print(f"dbt build over {db}")
     if run_dbt(["build", *args.dbt_args], db) != 0:
         return EXIT_FAILED
-    console.print(f"read-only serving copy for BI tools: {_publish(db)}")
+    console.print(f"read-only serving copy for BI tools: {publish_file(db)}")
     return EXIT_OK
-
-
-def _publish(db: Path) -> Path:
-    con = connect(db)
-    try:
-        return publish(con, db)
-    finally:
-        con.close()
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
@@ -260,7 +252,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     code = run_dbt(["build"], db.resolve())
     if code == 0:
         _print_marts(db, console)
-        console.print(f"read-only serving copy for BI tools: {_publish(db)}")
+        console.print(f"read-only serving copy for BI tools: {publish_file(db)}")
     return EXIT_OK if code == 0 else EXIT_FAILED
 
 

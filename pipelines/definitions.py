@@ -3,8 +3,6 @@
     dagster dev -w workspace.yaml      # or: make dev
 """
 
-from __future__ import annotations
-
 from dagster import Definitions
 
 from pipelines.defs.jobs import refresh_job, refresh_schedule, serving_asset, sync_job

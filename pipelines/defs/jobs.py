@@ -1,6 +1,5 @@
 """Jobs, schedules and the serving-copy asset that ends every refresh."""
 
-
 from pathlib import Path
 
 from dagster import (
@@ -15,8 +14,7 @@ from dagster import (
 
 from pipelines.defs.raw_assets import GROUP
 from pipelines.defs.resources import WarehouseResource
-from pipelines.warehouse.db import connect
-from pipelines.warehouse.publish import publish
+from pipelines.warehouse.publish import publish_file
 
 
 def serving_asset(deps: list[AssetKey]):
@@ -25,11 +23,7 @@ def serving_asset(deps: list[AssetKey]):
            description="Read-only copy of the warehouse for BI tools, replaced atomically after "
                        "each refresh (DuckDB allows no readers in other processes during a write).")
     def cadt_serving_db(warehouse: WarehouseResource) -> MaterializeResult:
-        con = connect(warehouse.database)
-        try:
-            target = publish(con, Path(warehouse.database))
-        finally:
-            con.close()
+        target = publish_file(Path(warehouse.database))
         return MaterializeResult(metadata={"path": str(target),
                                            "bytes": target.stat().st_size})
 
@@ -37,8 +31,9 @@ def serving_asset(deps: list[AssetKey]):
 
 
 sync_job = define_asset_job(
-    "cadt_sync_job", selection=AssetSelection.groups(GROUP),
-    description="Incremental sync of every CADT v1 table into DuckDB.",
+    "cadt_sync_job", selection=AssetSelection.groups(GROUP, "serving"),
+    description="Incremental sync of every CADT v1 table into DuckDB, then publish the serving "
+                "copy (the marts stay as the last refresh left them).",
 )
 refresh_job = define_asset_job(
     "cadt_refresh_job", selection=AssetSelection.all(),

@@ -4,7 +4,6 @@ Both read the environment through `EnvVar` when the variable is set, so the API 
 Dagster's UI and event log only as the name `CADT_API_KEY`, never as its value.
 """
 
-
 import os
 
 from dagster import ConfigurableResource, EnvVar
@@ -28,8 +27,11 @@ class WarehouseResource(ConfigurableResource):
     database: str = DEFAULT_DB
 
     def sync_settings(self, api: CadtApiResource, full_refresh: bool = False) -> SyncSettings:
+        # publish=False: in Dagster the serving asset publishes once, after dbt has built the
+        # marts, so BI readers never see new raw tables beside the previous run's marts.
         return SyncSettings(api_url=api.api_url, api_key=api.api_key, database=self.database,
-                            concurrency=api.concurrency, full_refresh=full_refresh)
+                            concurrency=api.concurrency, full_refresh=full_refresh,
+                            publish=False)
 
 
 def _env(name: str, default: str | None) -> str | EnvVar | None:

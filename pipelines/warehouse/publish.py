@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.warehouse.db import connect
+
 
 def serving_path(database: Path) -> Path:
     """$CADT_MIRROR_SERVING_DB, else `<warehouse>.serving.duckdb` next to the warehouse."""
@@ -35,3 +37,12 @@ def publish(con: duckdb.DuckDBPyConnection, database: Path) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def publish_file(database: Path) -> Path:
+    """`publish` for a caller that does not hold the warehouse open (CLI build, Dagster)."""
+    con = connect(database)
+    try:
+        return publish(con, database)
+    finally:
+        con.close()
