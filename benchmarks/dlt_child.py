@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     src = rest_api_source(source_config(a.api, a.incremental, not a.no_audit))
     pipe = dlt.pipeline(pipeline_name=a.name, pipelines_dir=os.path.join(a.dir, "pipelines"),
                         destination=dlt.destinations.duckdb(os.path.join(a.dir, "dlt.duckdb")),
-                        dataset_name="cadt", progress="log" if False else None)
+                        dataset_name="cadt")
     kw = {"loader_file_format": "parquet"} if a.parquet else {}
     pipe.run(src, **kw)
     seconds = time.perf_counter() - t0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import duckdb
 
 from cadt_sim import AdminClient
+from pipelines.source.catalog import snake_case
 
 from .common import VENV_BIN, log, median, run_child
 from .limit import bare_fetch
@@ -19,10 +19,6 @@ PY = str(VENV_BIN / "python")
 # columns every mirror must get right after edits, retirements and deletions
 UNIT_COLUMNS = ("unitStatus", "unitStatusReason", "unitOwner", "correspondingAdjustmentStatus",
                 "unitCount", "serialNumberBlock", "vintageYear")
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 # ---- simulator throughput ------------------------------------------------------------------
@@ -214,7 +210,7 @@ def compare_units(truth: list[dict], mirror: dict[str, tuple]) -> dict[str, int]
 
 
 def our_units(database: Path) -> dict[str, tuple]:
-    cols = ", ".join(f'"{snake(c)}"' for c in UNIT_COLUMNS)
+    cols = ", ".join(f'"{snake_case(c)}"' for c in UNIT_COLUMNS)
     with duckdb.connect(str(database), read_only=True) as con:
         rows = con.execute(f"SELECT warehouse_unit_id, {cols} FROM cadt_v1.units").fetchall()
     return {r[0]: tuple(_norm(v) for v in r[1:]) for r in rows}
@@ -226,7 +222,7 @@ def dlt_units(workdir: Path) -> dict[str, tuple]:
         have = {r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = 'cadt' AND table_name = 'units'").fetchall()}
-        cols = ", ".join(f'"{snake(c)}"' if snake(c) in have else "NULL" for c in UNIT_COLUMNS)
+        cols = ", ".join(f'"{snake_case(c)}"' if snake_case(c) in have else "NULL" for c in UNIT_COLUMNS)
         rows = con.execute(f"SELECT warehouse_unit_id, {cols} FROM cadt.units").fetchall()
     return {r[0]: tuple(_norm(v) for v in r[1:]) for r in rows}
 

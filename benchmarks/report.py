@@ -160,8 +160,9 @@ def render(r: dict[str, Any]) -> str:
       "history, then projects and units together; all orgs at once, where the sync reads "
       "four snapshots at a time so that commits start early: both keep 4 requests in flight). "
       "It fetches exactly the "
-      "pages the full sync fetches — checked in every run from the simulator's request "
-      "statistics (table below; the sync adds only its post-snapshot count check: one "
+      "pages the full sync fetches — the simulator's request statistics of both are in the "
+      "table below, and `tests/bench` asserts they match (the sync adds only its post-snapshot "
+      "count check: one "
       "second `/v1/organizations` and one `limit=1` request per org for projects and units). "
       "Both read each page with the same strict Arrow reader (the keyset needs the last key, the "
       "audit checks need ids and generations). Full syncs run in a child "
@@ -309,7 +310,7 @@ def render(r: dict[str, Any]) -> str:
     w("## 6. Simulator throughput")
     w("")
     w("1000-unit keyset pages of the largest organization: first crawled by one client that "
-      "parses every page (as the sync must), then the same URLs replayed without parsing by 1 "
+      "parses every page with orjson, then the same URLs replayed without parsing by 1 "
       "and 4 concurrent clients; server CPU per page from the simulator process.")
     w("")
     hows = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ class Plan:
     dbt: bool
     throughput: bool
     quick: bool
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 FULL = Plan(scales=[100, 300, 1000], reps={100: 3, 300: 3, 1000: 3}, ks=[10, 1000, 100_000],
@@ -199,7 +198,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "--quick writes none unless given)")
     ap.add_argument("--json", type=Path, help="raw results (default benchmarks/results/)")
     a = ap.parse_args(argv)
-    plan = QUICK if a.quick else FULL
+    base = QUICK if a.quick else FULL  # copied: options of one call must not leak into the next
+    plan = replace(base, scales=list(base.scales), reps=dict(base.reps),
+                   dlt_scales=list(base.dlt_scales))
     if a.scales:
         plan.scales = a.scales
         plan.reps = {s: plan.reps.get(s, 3 if not a.quick else 1) for s in a.scales}
