@@ -546,11 +546,11 @@ def _resume_backfill(con: duckdb.DuckDBPyConnection, org_uid: str, registry_id: 
         con.execute(f"DELETE FROM {stg} WHERE _batch LIKE ? AND _batch <> ?", [mine, batch])
         return None
     con.execute(f"UPDATE {stg} SET _batch = ? WHERE _batch LIKE ?", [batch, mine])
-    rows = con.execute(  # shaped like feed rows, so the log reads them as it reads a page
+    rows = con.sql(  # shaped like feed rows, so the log reads them as it reads a page
         "SELECT {'id': id, 'generation': generation, 'rootHash': root_hash, "
         f"'registryId': registry_id}} AS r FROM {stg} WHERE _batch = ? "
-        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _ref) = 1 ORDER BY _ref", [batch]
-    ).to_arrow_table()
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _ref) = 1 ORDER BY _ref",
+        params=[batch]).to_arrow_table()
     log_ = AuditLog(0)
     log_.add_page(0, rows.column("r").combine_chunks())
     return log_

@@ -14,7 +14,6 @@ from pipelines.source.arrow_pages import parse_page
 from pipelines.source.catalog import FieldType
 from pipelines.source.catalog_v1 import V1
 from pipelines.warehouse import landing
-from pipelines.warehouse.schema import ensure_schema
 
 SAMPLES = Path(__file__).parents[1] / "sim" / "samples"
 CAPTURED = [("projects", "62-final-projects.json"), ("units", "62-final-units.json"),
@@ -75,11 +74,8 @@ def _staged(con: duckdb.DuckDBPyConnection, batch: str) -> dict[str, list[tuple]
     return out
 
 
-def test_both_paths_stage_identical_rows():
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    ensure_schema(con, V1)
-    landing.ensure_staging(con, V1)
+def test_both_paths_stage_identical_rows(staging_con):
+    con = staging_con
     for table, name in CAPTURED:
         body = (SAMPLES / name).read_bytes()
         records, _ = parse_page(body, V1, V1.table(table))
@@ -92,10 +88,8 @@ def test_both_paths_stage_identical_rows():
         assert arrow[name] == dicts[name], name
 
 
-def test_a_batch_may_mix_both_forms():
-    con = duckdb.connect()
-    ensure_schema(con, V1)
-    landing.ensure_staging(con, V1)
+def test_a_batch_may_mix_both_forms(staging_con):
+    con = staging_con
     units = V1.table("units")
     body = (SAMPLES / "62-final-units.json").read_bytes()
     records, _ = parse_page(body, V1, units)

@@ -6,13 +6,11 @@ import asyncio
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.source.catalog_v1 import V1
 from pipelines.source.client import CadtClient, CadtError, split_base_url
 from pipelines.warehouse import landing
-from pipelines.warehouse.schema import ensure_schema
 
 SAMPLES = Path(__file__).parents[1] / "sim" / "samples"
 
@@ -74,11 +72,8 @@ def test_conditional_requests_return_304(sim):
     assert second.not_modified and counters.not_modified == 1 and second.body == b""
 
 
-def test_captured_real_responses_land_with_their_children():
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    ensure_schema(con, V1)
-    landing.ensure_staging(con, V1)
+def test_captured_real_responses_land_with_their_children(staging_con):
+    con = staging_con
     for stream, name in (("projects", "62-final-projects.json"), ("units", "62-final-units.json"),
                          ("audit", "62-final-audit-all.json")):
         records = json.loads((SAMPLES / name).read_text())["data"]

@@ -8,16 +8,14 @@ commit transaction, right after it.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from dataclasses import replace
 
 import duckdb
 import pytest
 
 from pipelines.sync import run_sync
+from tests.support.cli import run_cli
 from tests.support.truth import diff
 
 FULL_SYNC_POINTS = ["response:1", "response:6", "response:12", "page_landed:1", "page_landed:3",
@@ -28,14 +26,10 @@ INCREMENTAL_POINTS = ["response:3", "page_landed:2", "before_commit:1", "mid_com
                       "mid_commit:13", "after_commit:1"]
 
 
-def _killed_sync(settings, point: str) -> int:
-    env = {**os.environ, "CADT_MIRROR_CRASH_AT": point}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "sync", "--quiet", "--api-url", settings.api_url,
-         "--database", str(settings.database)],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-    return proc.returncode
+def _killed_sync(settings, point: str, **env: str) -> int:
+    return run_cli("sync", "--quiet", "--api-url", settings.api_url, "--database",
+                   str(settings.database), env={"CADT_MIRROR_CRASH_AT": point, **env},
+                   timeout=120).returncode
 
 
 def _assert_consistent(settings) -> None:
@@ -77,13 +71,8 @@ def test_killed_snapshot_resumes_its_audit_backfill(sim, settings):
     """The audit history is staged in the warehouse file batch by batch: a snapshot killed in
     the middle of it continues from where it stopped instead of reading it all again."""
     small = replace(settings, page_size=50)
-    env_point = "exploded:6"  # after several batches of audit pages were staged
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "sync", "--quiet", "--api-url", small.api_url,
-         "--database", str(small.database)],
-        env={**os.environ, "CADT_MIRROR_CRASH_AT": env_point, "CADT_PAGE_SIZE": "50"},
-        capture_output=True, text=True, timeout=120, check=False)
-    assert proc.returncode == -signal.SIGKILL
+    # killed after several batches of audit pages were staged
+    assert _killed_sync(small, "exploded:6", CADT_PAGE_SIZE="50") == -signal.SIGKILL
     con = duckdb.connect(str(small.database), read_only=True)
     staged = con.execute("SELECT count(*) FROM cadt_mirror.staging_v1_audit").fetchall()[0][0]
     con.close()

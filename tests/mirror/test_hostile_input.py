@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 
 import duckdb
-import pytest
 
 from pipelines.source.catalog_v1 import V1
 from pipelines.warehouse import landing
 from pipelines.warehouse.merge import apply_batch, quarantine_batch
-from pipelines.warehouse.schema import ensure_schema
 
 UNIT = {
     "warehouseUnitId": "00000000-0000-4000-8000-000000000001", "issuanceId": None,
@@ -24,16 +22,6 @@ UNIT = {
     "labels": [], "issuance": None,
 }
 SQLISH = "'); DROP TABLE cadt_v1.units; --"
-
-
-@pytest.fixture
-def con():
-    c = duckdb.connect()
-    c.execute("SET TimeZone = 'UTC'")
-    ensure_schema(c, V1)
-    landing.ensure_staging(c, V1)
-    yield c
-    c.close()
 
 
 def _land(con, records: list, table: str = "units") -> None:
@@ -58,74 +46,74 @@ def _quarantine(con) -> list[tuple]:
                        ).fetchall()
 
 
-def test_sql_looking_strings_and_unicode_are_stored_literally(con):
+def test_sql_looking_strings_and_unicode_are_stored_literally(staging_con):
     weird = "💥 Ω \u202e RTL \t tab \\ backslash \" quote"
-    _land(con, [_unit(unitOwner=SQLISH, unitStatusReason=weird)])
-    owner, reason = con.execute("SELECT unit_owner, unit_status_reason FROM cadt_v1.units"
+    _land(staging_con, [_unit(unitOwner=SQLISH, unitStatusReason=weird)])
+    owner, reason = staging_con.execute("SELECT unit_owner, unit_status_reason FROM cadt_v1.units"
                                 ).fetchall()[0]
     assert owner == SQLISH and reason == weird
-    assert con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == 1
-    assert _quarantine(con) == []
+    assert staging_con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == 1
+    assert _quarantine(staging_con) == []
 
 
-def test_sql_looking_primary_key_is_just_a_key(con):
-    _land(con, [_unit(warehouseUnitId=SQLISH)])
-    assert con.execute("SELECT warehouse_unit_id FROM cadt_v1.units").fetchall() == [(SQLISH,)]
+def test_sql_looking_primary_key_is_just_a_key(staging_con):
+    _land(staging_con, [_unit(warehouseUnitId=SQLISH)])
+    assert staging_con.execute("SELECT warehouse_unit_id FROM cadt_v1.units").fetchall() == [(SQLISH,)]
 
 
-def test_huge_field_is_kept_whole(con):
+def test_huge_field_is_kept_whole(staging_con):
     big = "x" * 2_000_000
-    _land(con, [_unit(unitRegistryLink=big)])
-    n = con.execute("SELECT length(unit_registry_link) FROM cadt_v1.units").fetchall()[0][0]
+    _land(staging_con, [_unit(unitRegistryLink=big)])
+    n = staging_con.execute("SELECT length(unit_registry_link) FROM cadt_v1.units").fetchall()[0][0]
     assert n == len(big)
 
 
-def test_wrong_types_land_as_null_and_are_quarantined_with_the_raw_record(con):
-    _land(con, [_unit(unitCount="five hundred", vintageYear={"y": 2021},
+def test_wrong_types_land_as_null_and_are_quarantined_with_the_raw_record(staging_con):
+    _land(staging_con, [_unit(unitCount="five hundred", vintageYear={"y": 2021},
                       createdAt="yesterday", timeStaged="soon")])
-    row = con.execute("SELECT unit_count, vintage_year, created_at, time_staged, unit_owner "
+    row = staging_con.execute("SELECT unit_count, vintage_year, created_at, time_staged, unit_owner "
                       "FROM cadt_v1.units").fetchall()[0]
     assert row == (None, None, None, None, "Owner")
-    ((table, key, reason, raw),) = _quarantine(con)
+    ((table, key, reason, raw),) = _quarantine(staging_con)
     assert table == "units" and key == UNIT["warehouseUnitId"]
     for field in ("unitCount", "vintageYear", "createdAt", "timeStaged"):
         assert field in reason
     assert json.loads(raw)["unitCount"] == "five hundred"
 
 
-def test_numbers_sent_as_strings_and_strings_sent_as_numbers_are_read(con):
-    _land(con, [_unit(unitCount="500", vintageYear="2021", unitOwner=12345)])
-    assert con.execute("SELECT unit_count, vintage_year, unit_owner FROM cadt_v1.units"
+def test_numbers_sent_as_strings_and_strings_sent_as_numbers_are_read(staging_con):
+    _land(staging_con, [_unit(unitCount="500", vintageYear="2021", unitOwner=12345)])
+    assert staging_con.execute("SELECT unit_count, vintage_year, unit_owner FROM cadt_v1.units"
                        ).fetchall() == [(500, 2021, "12345")]
-    assert _quarantine(con) == []
+    assert _quarantine(staging_con) == []
 
 
-def test_missing_primary_key_and_non_objects_are_quarantined_not_landed(con):
+def test_missing_primary_key_and_non_objects_are_quarantined_not_landed(staging_con):
     no_key = _unit()
     del no_key["warehouseUnitId"]
-    _land(con, [no_key, "just a string", 42, None, _unit()])
-    assert con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == 1
-    reasons = sorted(r[2] for r in _quarantine(con))
+    _land(staging_con, [no_key, "just a string", 42, None, _unit()])
+    assert staging_con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == 1
+    reasons = sorted(r[2] for r in _quarantine(staging_con))
     assert reasons == ["missing primary key warehouseUnitId", "not a JSON object",
                        "not a JSON object"]
 
 
-def test_missing_keys_are_null_and_unknown_fields_kept_in_extra(con):
+def test_missing_keys_are_null_and_unknown_fields_kept_in_extra(staging_con):
     partial = {"warehouseUnitId": "u-1", "orgUid": "org1", "brandNewField": {"a": [1, 2]},
                "anotherOne": "x"}
-    _land(con, [partial])
-    owner, extra = con.execute("SELECT unit_owner, _extra FROM cadt_v1.units").fetchall()[0]
+    _land(staging_con, [partial])
+    owner, extra = staging_con.execute("SELECT unit_owner, _extra FROM cadt_v1.units").fetchall()[0]
     assert owner is None
     assert json.loads(extra) == {"brandNewField": {"a": [1, 2]}, "anotherOne": "x"}
 
 
-def test_nested_children_of_wrong_shape_do_not_crash(con):
-    _land(con, [_unit(labels="not a list", issuance=["not", "an", "object"]),
+def test_nested_children_of_wrong_shape_do_not_crash(staging_con):
+    _land(staging_con, [_unit(labels="not a list", issuance=["not", "an", "object"]),
                 _unit(warehouseUnitId="u-2", labels=[{"id": "l1", "label": "ok",
                                                        "label_unit": "bad"}])])
-    assert con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == 2
-    assert con.execute("SELECT id FROM cadt_v1.labels").fetchall() == [("l1",)]
-    assert con.execute("SELECT count(*) FROM cadt_v1.unit_labels").fetchall()[0][0] == 0
+    assert staging_con.execute("SELECT count(*) FROM cadt_v1.units").fetchall()[0][0] == 2
+    assert staging_con.execute("SELECT id FROM cadt_v1.labels").fetchall() == [("l1",)]
+    assert staging_con.execute("SELECT count(*) FROM cadt_v1.unit_labels").fetchall()[0][0] == 0
 
 
 def test_unknown_audit_tables_are_quarantined_with_a_reason(sim, settings):
