@@ -10,6 +10,7 @@ from dagster import ConfigurableResource, EnvVar
 
 from pipelines.source.client import DEFAULT_API_URL
 from pipelines.sync import SyncSettings
+from pipelines.transform import DEFAULT_DATABASE
 from pipelines.warehouse.db import DEFAULT_DB
 
 
@@ -45,6 +46,7 @@ def default_resources() -> dict[str, ConfigurableResource]:
             api_key=_env("CADT_API_KEY", None),  # type: ignore[arg-type]
         ),
         "warehouse": WarehouseResource(
-            database=_env("CADT_MIRROR_DB", DEFAULT_DB),  # type: ignore[arg-type]
+            # the default is the file dbt_resource() builds over, wherever dagster runs from
+            database=_env("CADT_MIRROR_DB", str(DEFAULT_DATABASE)),  # type: ignore[arg-type]
         ),
     }
