@@ -13,7 +13,7 @@ from cadt_sim import AdminClient
 from pipelines.source.catalog import snake_case
 
 from .common import VENV_BIN, log, median, run_child
-from .limit import bare_fetch
+from .limit import LimitReport, record_crawl, replay, url_digest
 
 PY = str(VENV_BIN / "python")
 # columns every mirror must get right after edits, retirements and deletions
@@ -84,22 +84,46 @@ def sim_throughput(api: str, admin: AdminClient, pid: int) -> dict[str, Any]:
 
 # ---- full sync vs the limit ----------------------------------------------------------------
 
-def limit_runs(api: str, reps: int) -> list[dict[str, Any]]:
+def record(api: str) -> LimitReport:
+    """One parse-including crawl: warms the simulator up and records the URLs of the limit."""
+    r = record_crawl(api)
+    log(f"    recorded crawl: {r.seconds:.2f} s, {r.requests} requests "
+        f"({url_digest(r.urls)})")
+    return r
+
+
+def crawl_runs(api: str, reps: int, urls: list[str]) -> list[dict[str, Any]]:
+    """The limit incl. parsing: the recording crawl again (same URLs expected)."""
     out = []
     for i in range(reps):
-        r = bare_fetch(api)
-        out.append({"seconds": r.seconds, "requests": r.requests, "bytes": r.bytes,
-                    "by_path": r.by_path, "records": r.records})
-        log(f"    limit #{i + 1}: {r.seconds:.2f} s, {r.requests} requests, "
-            f"{r.bytes / 2**20:.0f} MiB")
+        r = record_crawl(api)
+        out.append({"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "requests": r.requests,
+                    "bytes": r.bytes, "by_path": r.by_path, "records": r.records,
+                    "same_urls": sorted(r.urls) == sorted(urls)})
+        log(f"    limit incl. parsing #{i + 1}: {r.seconds:.2f} s, CPU {r.cpu_seconds:.2f} s, "
+            f"{r.requests} requests")
     return out
 
 
-def full_sync(api: str, database: Path) -> dict[str, Any]:
-    """A fresh full sync in a child process: wall time (inside), peak RSS (outside)."""
+def limit_runs(api: str, reps: int, urls: list[str]) -> list[dict[str, Any]]:
+    """The limit: the recorded URLs replayed, bodies read and dropped."""
+    out = []
+    for i in range(reps):
+        r = replay(api, urls)
+        out.append({"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "requests": r.requests,
+                    "bytes": r.bytes, "by_path": r.by_path, "bad_status": r.bad_status,
+                    "urls_match": sorted(r.fetched) == sorted(urls)})
+        log(f"    limit #{i + 1}: {r.seconds:.2f} s, CPU {r.cpu_seconds:.2f} s, "
+            f"{r.requests} requests, {r.bytes / 2**20:.0f} MiB")
+    return out
+
+
+def full_sync(api: str, database: Path, stages: bool = False) -> dict[str, Any]:
+    """A fresh full sync in a child process: wall and CPU time (inside), peak RSS (outside)."""
     for p in (database, Path(str(database) + ".wal")):
         p.unlink(missing_ok=True)
-    c = run_child([PY, "-m", "benchmarks.sync_child", "--api", api, "--database", str(database)])
+    cmd = [PY, "-m", "benchmarks.sync_child", "--api", api, "--database", str(database)]
+    c = run_child(cmd + (["--stages"] if stages else []))
     if c.returncode != 0:
         raise RuntimeError(f"sync child failed: {c.stderr[-2000:]}")
     res = json.loads(c.stdout.strip().splitlines()[-1])
@@ -110,13 +134,22 @@ def full_sync(api: str, database: Path) -> dict[str, Any]:
     return res
 
 
+def stage_breakdown(api: str, database: Path) -> dict[str, Any]:
+    """One more full sync with its stages timed (`benchmarks.stages`): CPU per stage."""
+    r = full_sync(api, database, stages=True)
+    cpu = r["stages"]["cpu_seconds"]
+    log("    CPU by stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in cpu.items())
+        + f" (total {r['cpu_seconds']:.2f} s, wall {r['seconds']:.2f} s)")
+    return r
+
+
 def sync_runs(api: str, database: Path, reps: int) -> list[dict[str, Any]]:
     out = []
     for i in range(reps):
         r = full_sync(api, database)
         out.append(r)
-        log(f"    full sync #{i + 1}: {r['seconds']:.2f} s, {r['requests']} requests, "
-            f"peak RSS {r['peak_rss_mb']:.0f} MiB")
+        log(f"    full sync #{i + 1}: {r['seconds']:.2f} s, CPU {r['cpu_seconds']:.2f} s, "
+            f"{r['requests']} requests, peak RSS {r['peak_rss_mb']:.0f} MiB")
     return out
 
 

@@ -1,7 +1,8 @@
-"""Run every benchmark of issue 5 and write docs/benchmarks.md (+ benchmarks/results/*.json).
+"""Run every benchmark (issues 5 and 14) and write docs/benchmarks.md (+ benchmarks/results/*.json).
 
     python -m benchmarks.run_all            # full settings (scales 100/300/1000, ~45 min)
     python -m benchmarks.run_all --quick    # smoke run: tiny scales, 1 repetition (~1 min)
+    python -m benchmarks.run_all --compare OLD.json   # report: CPU by stage, OLD before / this after
 
 Each figure is measured against the simulator running in its own process (`cadt-sim serve`),
 in this run, on this machine; figures print as they come.
@@ -19,7 +20,9 @@ from typing import Any
 from cadt_sim import AdminClient
 
 from . import measure as M
+from . import node_limits
 from .common import ROOT, log, machine_facts, median, simulator, tempdir
+from .limit import url_digest
 from .report import write_report
 
 
@@ -34,13 +37,14 @@ class Plan:
     dbt: bool
     throughput: bool
     quick: bool
+    node_limits_scale: float = 100  # §7: strict and rate-limited node
 
 
 FULL = Plan(scales=[100, 300, 1000], reps={100: 3, 300: 3, 1000: 3}, ks=[10, 1000, 100_000],
             dlt_scales=[30, 100], dlt_reps=3, dlt_default=True, dbt=True, throughput=True,
             quick=False)
 QUICK = Plan(scales=[1, 3], reps={1: 1, 3: 1}, ks=[10, 200], dlt_scales=[2], dlt_reps=1,
-             dlt_default=False, dbt=False, throughput=True, quick=True)
+             dlt_default=False, dbt=False, throughput=True, quick=True, node_limits_scale=3)
 
 
 def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path) -> None:
@@ -60,24 +64,12 @@ def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path
                     f"{t['server_cpu_ms_per_page']:.1f} ms/page")
 
         log("  full sync vs the limit")
-        admin.reset_stats()
-        M.limit_runs(sim.api, 1)  # warm-up (also: what the crawl asks for, by route)
-        entry["limit_by_route"] = admin.stats()["by_route"]
         db = workdir / f"mirror-{scale:g}.duckdb"
-        limits, syncs = [], []
-        for _ in range(reps):  # interleaved, so drift affects both alike
-            limits += M.limit_runs(sim.api, 1)
-            admin.reset_stats()
-            syncs += M.sync_runs(sim.api, db, 1)
-        entry["sync_by_route"] = admin.stats()["by_route"]
-        entry["limit"], entry["full_sync"] = limits, syncs
-        ratio = M.summarize(syncs) / M.summarize(limits)
-        entry["ratio"] = ratio
-        log(f"  -> full sync / limit = {ratio:.2f}x (median {M.summarize(syncs):.2f} s vs "
-            f"{M.summarize(limits):.2f} s)")
+        syncs = full_vs_limit(sim, admin, entry, db, reps)
 
         if scale in plan.dlt_scales:
-            bench_dlt(sim, plan, results, workdir, ours=syncs, limits=limits, db=db)
+            bench_dlt(sim, plan, results, workdir, ours=syncs, limits=entry["limit"],
+                      records=entry["recorded"]["records"], db=db)
 
         log("  incremental cost")
         inc: dict[str, Any] = {"no_change": []}
@@ -109,6 +101,42 @@ def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path
     _save(results)
 
 
+def full_vs_limit(sim, admin: AdminClient, entry: dict[str, Any], db: Path,
+                  reps: int) -> list[dict[str, Any]]:
+    """§1: the limit (recorded URLs replayed), the limit incl. parsing (the recording crawl)
+    and the full sync, interleaved so that drift affects all alike; then the stage breakdown."""
+    admin.reset_stats()
+    crawl = M.record(sim.api)  # also the warm-up
+    entry["crawl_by_route"] = admin.stats()["by_route"]
+    entry["recorded"] = {"requests": len(crawl.urls), "digest": url_digest(crawl.urls),
+                         "by_path": crawl.by_path, "records": crawl.records}
+    limits, parsed, syncs = [], [], []
+    for _ in range(reps):
+        parsed += M.crawl_runs(sim.api, 1, crawl.urls)
+        admin.reset_stats()
+        limits += M.limit_runs(sim.api, 1, crawl.urls)
+        entry.setdefault("limit_by_route", admin.stats()["by_route"])  # the first replay's
+        admin.reset_stats()
+        syncs += M.sync_runs(sim.api, db, 1)
+    entry["sync_by_route"] = admin.stats()["by_route"]
+    entry["limit"], entry["limit_incl_parsing"], entry["full_sync"] = limits, parsed, syncs
+    entry.update(ratios(limits, parsed, syncs))
+    log(f"  -> full sync / limit = {entry['ratio']:.2f}x wall, {entry['cpu_ratio']:.2f}x CPU "
+        f"(median {M.summarize(syncs):.2f} s vs {M.summarize(limits):.2f} s; limit incl. "
+        f"parsing {M.summarize(parsed):.2f} s)")
+    entry["stages"] = M.stage_breakdown(sim.api, db)
+    return syncs
+
+
+def ratios(limits: list[dict], parsed: list[dict], syncs: list[dict]) -> dict[str, float]:
+    """Medians of the sync over medians of the limit (wall, CPU) and of the parsing crawl."""
+    sync_s, sync_cpu = M.summarize(syncs), M.summarize(syncs, "cpu_seconds")
+    return {"ratio": sync_s / M.summarize(limits),
+            "cpu_ratio": sync_cpu / M.summarize(limits, "cpu_seconds"),
+            "ratio_incl_parsing": sync_s / M.summarize(parsed),
+            "cpu_ratio_incl_parsing": sync_cpu / M.summarize(parsed, "cpu_seconds")}
+
+
 def _sizes(info: dict[str, Any]) -> dict[str, Any]:
     tables = info.get("tables") or {}
     orgs = info.get("orgs") or {}
@@ -118,17 +146,18 @@ def _sizes(info: dict[str, Any]) -> dict[str, Any]:
 
 def bench_dlt(sim, plan: Plan, results: dict[str, Any], workdir: Path, *,
               ours: list[dict] | None = None, limits: list[dict] | None = None,
-              db: Path | None = None) -> None:
+              records: dict[str, int] | None = None, db: Path | None = None) -> None:
     scale = sim.scale
     log(f"  dlt rest_api at scale {scale:g}")
     entry: dict[str, Any] = {"scale": scale}
     results["dlt"][f"{scale:g}"] = entry
     db = db or workdir / f"mirror-dlt-{scale:g}.duckdb"
     if limits is None:
-        limits = M.limit_runs(sim.api, plan.dlt_reps)
+        crawl = M.record(sim.api)
+        limits, records = M.limit_runs(sim.api, plan.dlt_reps, crawl.urls), crawl.records
     if ours is None:
         ours = M.sync_runs(sim.api, db, plan.dlt_reps)
-    entry["limit"], entry["ours"] = limits, ours
+    entry["limit"], entry["ours"], entry["records"] = limits, ours, records
     if plan.dlt_default:
         d = workdir / f"dlt-default-{scale:g}"
         entry["default"] = [M.dlt_run(sim.api, d, parquet=False)]
@@ -197,6 +226,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, help="markdown report (default docs/benchmarks.md; "
                     "--quick writes none unless given)")
     ap.add_argument("--json", type=Path, help="raw results (default benchmarks/results/)")
+    ap.add_argument("--compare", type=Path, metavar="OLD.json",
+                    help="an older run's results: the report's CPU breakdown shows it as before")
     a = ap.parse_args(argv)
     base = QUICK if a.quick else FULL  # copied: options of one call must not leak into the next
     plan = replace(base, scales=list(base.scales), reps=dict(base.reps),
@@ -233,11 +264,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 with simulator(scale) as sim:
                     bench_dlt(sim, plan, results, work)
                 _save(results)
+    log(f"== strict, rate-limited node (scale {plan.node_limits_scale:g})")
+    results["node_limits"] = node_limits.run(plan.node_limits_scale, plan.ks)
+    _save(results)
     results["total_s"] = time.perf_counter() - t0
     _save(results)
     log(f"done in {results['total_s'] / 60:.1f} min; raw results in {json_path}")
     if out is not None:
-        write_report(results, out)
+        write_report(results, out, json.loads(a.compare.read_text()) if a.compare else None)
         log(f"report: {out}")
     return results
 

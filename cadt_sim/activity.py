@@ -10,15 +10,19 @@ import copy
 import random
 from typing import Any
 
+from .activity_v2 import V2_CHURN_KINDS, V2_KINDS, ActivityV2
 from .generator import ORG_NAMES, Factory
 from .ledger import Ledger, Op, Org
 
 KINDS = ("new_projects", "issue_units", "retire", "cancel", "split", "edit_projects",
          "edit_units", "add_children", "remove_children", "delete_projects", "delete_units",
          "new_org", "audit_reset", "remove_org")
+ALL_KINDS = (*KINDS, *V2_KINDS)  # v2 kinds (activity_v2) commit on an org's v2 store
 CHURN_KINDS = ("new_projects", "issue_units", "retire", "cancel", "split", "edit_projects",
                "edit_units", "add_children", "remove_children", "delete_projects",
                "delete_units")
+#: names a kinds list may use for a group: churn/random_activity default to "v1"
+KIND_GROUPS = {"v1": CHURN_KINDS, "v2": V2_CHURN_KINDS, "all": CHURN_KINDS + V2_CHURN_KINDS}
 CHILD_PREFIXES = ("projectLocations", "labels", "issuances", "coBenefits", "relatedProjects",
                   "projectRatings", "estimations")
 AUTHORS = ["registry-bot", "ops@registry.example", "Jürgen Müller", "system"]
@@ -31,6 +35,20 @@ class Activity:
         self.ledger = ledger
         self.f = factory
         self.rng = random.Random(seed ^ 0xAC7)
+        self.v2: ActivityV2 | None = None  # attached by activity_v2.build_v2
+
+    def expand_kinds(self, kinds: list[str] | None) -> list[str]:
+        """A kinds list with the group names of KIND_GROUPS expanded (None = v1 churn)."""
+        out: list[str] = []
+        for k in kinds or ["v1"]:
+            out.extend(KIND_GROUPS.get(k, (k,)))
+        return out
+
+    def orgs_for(self, kind: str) -> list[str]:
+        """The orgs a kind can run on: v2 kinds need a v2 store."""
+        if kind in V2_KINDS:
+            return self.v2.orgs() if self.v2 is not None else []
+        return sorted(self.ledger.orgs)
 
     # ---- helpers ----------------------------------------------------------------------------
     def _org(self, org: str | None) -> Org:
@@ -67,8 +85,12 @@ class Activity:
     # ---- kinds ------------------------------------------------------------------------------
     def run(self, kind: str, count: int = 1, org: str | None = None,
             advance_s: int | None = None) -> dict[str, Any]:
-        if kind not in KINDS:
-            raise ValueError(f"unknown activity kind {kind!r}; one of {', '.join(KINDS)}")
+        if kind not in ALL_KINDS:
+            raise ValueError(f"unknown activity kind {kind!r}; one of {', '.join(ALL_KINDS)}")
+        if kind in V2_KINDS:
+            if self.v2 is None:
+                raise ValueError("this simulator has no v2 side")
+            return self.v2.run(kind, count, org, advance_s)
         with self.ledger.lock:
             if kind == "new_org":
                 return self.new_org(count)
@@ -257,13 +279,18 @@ class Activity:
         self.ledger.audit_reset_finish(o, dropped)
         return {"orgUid": o.orgUid, "generation": o.generation, "changed": {"audit": len(dropped)}}
 
-    def random(self, rng_seed: int, rounds: int = 1) -> list[dict[str, Any]]:
+    def random(self, rng_seed: int, rounds: int = 1, kinds: list[str] | None = None
+               ) -> list[dict[str, Any]]:
+        """``rounds`` random kinds (``kinds`` as for churn: default the v1 churn kinds)."""
         r = random.Random(rng_seed)
+        ks = self.expand_kinds(kinds)
         out = []
         for _ in range(rounds):
-            kind = r.choice(CHURN_KINDS)
-            org = r.choice(sorted(self.ledger.orgs))
-            out.append(self.run(kind, r.randint(1, 5), org))
+            kind = r.choice(ks)
+            orgs = self.orgs_for(kind)
+            if orgs:
+                org = r.choice(orgs)
+                out.append(self.run(kind, r.randint(1, 5), org))
         return out
 
 

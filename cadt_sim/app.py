@@ -1,5 +1,5 @@
 """The ASGI application: CADT middleware (API key, headers, ETag/304), fault injection, request
-statistics, the v1 routes (also under /api) and the /_sim admin API."""
+statistics, the v1 and v2 routes (also under /api) and the /_sim admin API."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import threading
 from collections import Counter
 from urllib.parse import parse_qs
 
-from . import routes_v1
-from .activity import CHURN_KINDS, Activity
-from .faults import Faults, malform
-from .http import Response, base_headers, cadt_headers, json_response, not_found
+from . import routes_v1, routes_v2
+from .activity import Activity
+from .faults import Faults, Rule, malform
+from .http import Response, cadt_headers, cors_headers, json_response, not_found
 from .ledger import Ledger
+from .ratelimit import EXEMPT, RateLimiter, RatePolicy, too_many_requests
+from .rejections import RejectionLog
 from .serialize import etag
 
 
@@ -23,14 +25,20 @@ class CutConnection(Exception):
 class State:
     """Everything the server and the admin API share."""
 
-    def __init__(self, ledger: Ledger, activity: Activity, api_key: str | None = None) -> None:
+    def __init__(self, ledger: Ledger, activity: Activity, api_key: str | None = None,
+                 rate_limit: str | None = None) -> None:
         self.ledger = ledger
         self.activity = activity
         self.api_key = api_key
         self.faults = Faults()
+        self.limiter: RateLimiter | None = None
+        self.set_rate_limit(rate_limit)
+        self.rejections = RejectionLog()
         self.stats: Counter[str] = Counter()
         self.stats_lock = threading.Lock()
         self.routes = dict(routes_v1.ROUTES)
+        if ledger.v2 is not None:  # a v2-capable build (Simulator(v2=...))
+            self.routes.update(routes_v2.ROUTES)
         self._churn_stop: threading.Event | None = None
         self._churn_thread: threading.Thread | None = None
 
@@ -41,14 +49,15 @@ class State:
 
         self.stop_churn()
         stop = threading.Event()
-        ks = list(kinds or CHURN_KINDS)
+        ks = self.activity.expand_kinds(kinds)  # "v1" (default), "v2", "all" or kind names
         rng = random.Random(seed)
 
         def loop() -> None:
             while not stop.wait(interval_ms / 1000):
-                orgs = sorted(self.ledger.orgs)
+                kind = rng.choice(ks)
+                orgs = self.activity.orgs_for(kind)
                 if orgs:
-                    self.activity.run(rng.choice(ks), rng.randint(1, 5), rng.choice(orgs))
+                    self.activity.run(kind, rng.randint(1, 5), rng.choice(orgs))
 
         self._churn_stop, self._churn_thread = stop, threading.Thread(
             target=loop, name="cadt-sim-churn", daemon=True)
@@ -60,6 +69,18 @@ class State:
             assert self._churn_thread is not None
             self._churn_thread.join()
             self._churn_stop = self._churn_thread = None
+
+    # ---- rate limit -------------------------------------------------------------------------
+    def set_rate_limit(self, spec: str | None) -> None:
+        """Install a fresh limiter (``"1000/15m"``, ``"50/2s"``), or none with None/""."""
+        self.limiter = RateLimiter(RatePolicy.parse(spec)) if spec else None
+
+    def rate_limit_dict(self) -> dict:
+        lim = self.limiter
+        if lim is None:
+            return {"rate_limit": None}
+        return {"rate_limit": str(lim.policy), "limit": lim.policy.limit,
+                "window_s": lim.policy.window_ms / 1000}
 
     def stats_dict(self) -> dict:
         with self.stats_lock:
@@ -112,53 +133,102 @@ def make_app(state: State):
             resp = await handle_admin(state, method, path, scope, body)
             await _send(send, resp)
             return
-        route = path[4:] if path.startswith("/api/") else path
-        with state.stats_lock:
-            state.stats[route] += 1
-        req_headers = dict(scope["headers"])
-        headers = base_headers()
-        if state.api_key is not None and \
-                req_headers.get(b"x-api-key", b"").decode("latin-1") != state.api_key:
-            resp = json_response({"message": "CADT API key not found"}, 403)
-            resp.headers = headers
-            await _finish(send, resp, req_headers, method)
-            return
-        handler = state.routes.get((method if method != "HEAD" else "GET", route))
-        latency, rule, rng = state.faults.draw(route) if handler else (0, None, None)
-        if latency:
-            await asyncio.sleep(latency / 1000)
-        led = state.ledger
-        qs = scope.get("query_string", b"").decode("latin-1")
-        query = parse_qs(qs, keep_blank_values=True)
-        with led.lock:
-            synced = all(o.synced for o in led.orgs.values())
-            remaining = sum(o.sync_remaining for o in led.orgs.values())
-            if handler is None:
-                resp = not_found(method, path)
-            elif rule is not None and rule.kind in ("5xx", "429"):
-                resp = _fault_response(rule)
-            else:
-                try:
-                    resp = handler(led, query)
-                except Exception as e:  # the real server answers controller errors with 400
-                    resp = json_response({"message": "Error", "error": str(e), "success": False},
-                                         400)
-        resp.headers = headers + cadt_headers(synced, remaining) + resp.headers
-        if rule is not None and rule.kind == "malformed" and resp.status == 200 and rng:
-            resp.body = malform(resp.body, rng)
-        if rule is not None and rule.kind == "truncate" and resp.status == 200 and rng:
-            resp.body = resp.body[: max(1, int(len(resp.body) * rng.uniform(0.2, 0.9)))]
-        if rule is not None and rule.kind == "cut" and rng:
-            body = resp.body
-            hdrs = [*resp.headers, (b"Content-Type", resp.content_type or b"text/plain"),
-                    (b"Content-Length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": resp.status, "headers": hdrs})
-            await send({"type": "http.response.body", "more_body": True,
-                        "body": body[: max(0, int(len(body) * rng.uniform(0.1, 0.8)))]})
-            raise CutConnection("simulated connection cut")
-        await _finish(send, resp, req_headers, method)
+        await _serve_cadt(state, scope, send)
 
     return app
+
+
+class _Request:
+    """What the middleware chain needs to know about one CADT request."""
+
+    def __init__(self, scope: dict) -> None:
+        self.path: str = scope["path"]
+        self.method: str = scope["method"]
+        self.route = self.path[4:] if self.path.startswith("/api/") else self.path
+        self.qs: str = scope.get("query_string", b"").decode("latin-1")
+        self.headers = dict(scope["headers"])
+        client = scope.get("client")
+        self.ip = client[0] if client else "unknown"  # trust proxy 0: the socket's address
+
+
+async def _serve_cadt(state: State, scope: dict, send) -> None:
+    """The real middleware order: cors, rate limit, (Cache-control), API key, CADT headers,
+    route; faults stand in for what a proxy or a sick node would answer."""
+    req = _Request(scope)
+    with state.stats_lock:
+        state.stats[req.route] += 1
+    headers = cors_headers()
+    limiter = state.limiter
+    if limiter is not None and req.route not in EXEMPT:
+        verdict = limiter.hit(req.ip)
+        headers += verdict.headers
+        if verdict.limited:
+            resp = too_many_requests(verdict.reset_s)
+            resp.headers = headers
+            await _reply(state, send, req, resp)
+            return
+    headers.append((b"Cache-control", b"no-store"))
+    if state.api_key is not None and \
+            req.headers.get(b"x-api-key", b"").decode("latin-1") != state.api_key:
+        resp = json_response({"message": "CADT API key not found"}, 403)
+        resp.headers = headers
+        await _reply(state, send, req, resp)
+        return
+    handler = state.routes.get((req.method if req.method != "HEAD" else "GET", req.route))
+    if handler is None and state.ledger.v2 is not None:
+        handler = routes_v2.resolve(req.method, req.route)  # GET /v2/<resource>/<id>
+    latency, rule, rng = state.faults.draw(req.route) if handler else (0, None, None)
+    if latency:
+        await asyncio.sleep(latency / 1000)
+    led = state.ledger
+    query = parse_qs(req.qs, keep_blank_values=True)
+    injected = rule is not None and rule.kind in ("5xx", "429")
+    with led.lock:
+        orgs = routes_v2.header_orgs(led, req.route)  # the v2 org map on /v2 routes
+        synced = all(o.synced for o in orgs)
+        remaining = sum(o.sync_remaining for o in orgs)
+        if handler is None:
+            resp = not_found(req.method, req.path)
+        elif injected:
+            resp = _fault_response(rule)
+        else:
+            try:
+                resp = handler(led, query)
+            except Exception as e:  # the real server answers controller errors with 400
+                resp = json_response({"message": "Error", "error": str(e), "success": False},
+                                     400)
+    resp.headers = headers + cadt_headers(synced, remaining) + resp.headers
+    if rule is not None and not injected and rng is not None and resp.status == 200:
+        _corrupt(rule, resp, rng)
+    if rule is not None and rule.kind == "cut" and rng:
+        state.rejections.record(req.method, req.path, req.route, req.qs, resp, fault=False)
+        await _cut(send, resp, rng)
+    await _reply(state, send, req, resp, fault=injected)
+
+
+def _corrupt(rule: Rule, resp: Response, rng) -> None:
+    """The data faults: change the served copy of a 200 body."""
+    if rule.kind == "malformed":
+        resp.body = malform(resp.body, rng)
+    elif rule.kind == "truncate":
+        resp.body = resp.body[: max(1, int(len(resp.body) * rng.uniform(0.2, 0.9)))]
+
+
+async def _cut(send, resp: Response, rng) -> None:
+    """Headers with the full Content-Length, part of the body, then a dropped connection."""
+    body = resp.body
+    hdrs = [*resp.headers, (b"Content-Type", resp.content_type or b"text/plain"),
+            (b"Content-Length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": resp.status, "headers": hdrs})
+    await send({"type": "http.response.body", "more_body": True,
+                "body": body[: max(0, int(len(body) * rng.uniform(0.1, 0.8)))]})
+    raise CutConnection("simulated connection cut")
+
+
+async def _reply(state: State, send, req: _Request, resp: Response, fault: bool = False
+                 ) -> None:
+    state.rejections.record(req.method, req.path, req.route, req.qs, resp, fault)
+    await _finish(send, resp, req.headers, req.method)
 
 
 def _fault_response(rule) -> Response:

@@ -49,10 +49,15 @@ def not_found(method: str, path: str) -> Response:
         (b"X-Content-Type-Options", b"nosniff")])
 
 
+def cors_headers() -> list[tuple[bytes, bytes]]:
+    """Express + cors(): set before anything else (the rate limiter comes right after)."""
+    return [(b"X-Powered-By", b"Express"), (b"Access-Control-Allow-Origin", b"*"),
+            (b"Access-Control-Expose-Headers", EXPOSE)]
+
+
 def base_headers() -> list[tuple[bytes, bytes]]:
     """cors + Cache-control: set before the API-key check."""
-    return [(b"X-Powered-By", b"Express"), (b"Access-Control-Allow-Origin", b"*"),
-            (b"Access-Control-Expose-Headers", EXPOSE), (b"Cache-control", b"no-store")]
+    return [*cors_headers(), (b"Cache-control", b"no-store")]
 
 
 def cadt_headers(data_synced: bool, sync_remaining: int) -> list[tuple[bytes, bytes]]:

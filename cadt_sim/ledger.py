@@ -12,11 +12,14 @@ import hashlib
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .schema import BY_PREFIX, ORG_COLUMNS, TableSpec
 from .serialize import db_row_sqlite, dumps, iso_ms, loads, make_row, norm_date
 from .store import NodeDB
+
+if TYPE_CHECKING:
+    from .ledger_v2 import V2Ledger
 
 Op = tuple[str, str | None, dict | None]  # (prefix, id, value or None=delete)
 
@@ -98,6 +101,10 @@ class Ledger:
         self.clock_s = start_s
         self.audit_seq = 0
         self.version = 0  # bumps on any visible change (commits, resets, org changes)
+        self.v2: V2Ledger | None = None  # the orgs' v2 stores, attached by activity_v2.build_v2
+        # orgs whose map entry keeps its registryHash while commits go on (seen on a real node
+        # run in its simulator mode: the audit feed grew from 77 to 134 rows under one hash)
+        self.frozen_roots: set[str] = set()
 
     # ---- ids & clock ------------------------------------------------------------------------
     def hex64(self) -> str:
@@ -204,7 +211,9 @@ class Ledger:
                 if spec is not None:
                     changed[spec.name] = changed.get(spec.name, 0) + 1
                 self._audit(org, gen, typ, prefix, change, now)
-            org.registryHash, org.generation = root, gen.index
+            if org.orgUid not in self.frozen_roots:
+                org.registryHash = root
+            org.generation = gen.index
             self.db.epoch += 1
             self.version += 1
             return {"orgUid": org.orgUid, "generation": gen.index, "changed": changed}

@@ -20,24 +20,38 @@ from .validation import Field, Query, validate
 
 FILTER_PAT = r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$"
 ORDER_PAT = r"^(\w+):(ASC|DESC)$"
+# the real regexes (src/utils/string-utils.js), unanchored: shown in messages; we match anchored
+FILTER_SRC = r"(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)"
+ORDER_SRC = r"(\w+):(ASC|DESC)"
 
+# src/validations/projects.validations.js @ 1.7.24 (no newer version known)
 PROJECT_FIELDS = [
     Field("page", "number"), Field("limit", "number", 1, 1000), Field("search"),
     Field("columns", "array", items_valid=PROJECT_COLUMNS_WHITELIST, max_items=200),
     Field("orgUid"), Field("warehouseProjectId"), Field("xls", "boolean"),
-    Field("projectIds", "array", max_items=200), Field("order", pattern=ORDER_PAT),
-    Field("filter", pattern=FILTER_PAT), Field("onlyMarketplaceProjects", "boolean"),
+    Field("projectIds", "array", max_items=200),
+    Field("order", pattern=ORDER_PAT, shown=ORDER_SRC),
+    Field("filter", pattern=FILTER_PAT, shown=FILTER_SRC),
+    Field("onlyMarketplaceProjects", "boolean"),
 ]
+# src/validations/units.validations.js @ 1.7.24 (no newer version known)
+UNIT_ORDER = Field("order", "alternatives", options=(
+    Field("order", valid=("SERIALNUMBER", "ASC", "DESC")),
+    Field("order", pattern=ORDER_PAT, shown=ORDER_SRC, min_len=1, max_len=100)))
 UNIT_FIELDS = [
     Field("page", "number", 1), Field("limit", "number", 1, 1000), Field("search"),
     Field("warehouseUnitId"), Field("columns", "array", max_items=200), Field("orgUid"),
-    Field("order", valid=("SERIALNUMBER", "ASC", "DESC"), pattern=ORDER_PAT),
-    Field("xls", "boolean"), Field("marketplaceIdentifiers", "array", max_items=200),
+    UNIT_ORDER, Field("xls", "boolean"), Field("marketplaceIdentifiers", "array", max_items=200),
     Field("hasMarketplaceIdentifier", "boolean"), Field("onlyTokenizedUnits", "boolean"),
-    Field("includeProjectInfoInSearch", "boolean"), Field("filter", pattern=FILTER_PAT),
+    Field("includeProjectInfoInSearch", "boolean"),
+    Field("filter", pattern=FILTER_PAT, shown=FILTER_SRC, min_len=1, max_len=100),
 ]
-AUDIT_FIELDS = [Field("orgUid"), Field("page", "number"), Field("limit", "number"),
-                Field("order", valid=("ASC", "DESC"))]
+# src/validations/audit.validations.js: the newer builds' limits (@ 1fec6e8b: page 1..100000,
+# limit 1..1000, integers, excludeChange) with 1.7.24's stricter order (ASC|DESC) and peers
+AUDIT_FIELDS = [Field("page", "number", 1, 100000, integer=True),
+                Field("limit", "number", 1, 1000, integer=True), Field("orgUid"),
+                Field("order", valid=("ASC", "DESC")), Field("excludeChange", "boolean")]
+AUDIT_PEERS = (("page", "limit"), ("limit", "page"))
 
 
 def envelope(page: int | float, count: int, limit: int | float | None, items: list[bytes]
@@ -192,7 +206,7 @@ def units(led: Ledger, q: Query) -> Response:
 
 
 def audit(led: Ledger, q: Query) -> Response:
-    v, errs = validate(q, AUDIT_FIELDS, {"orgUid", "page", "limit"})
+    v, errs = validate(q, AUDIT_FIELDS, {"orgUid", "page", "limit"}, with_peers=AUDIT_PEERS)
     if errs:
         return validation_error(errs)
     org = led.orgs.get(v["orgUid"])
@@ -207,7 +221,11 @@ def audit(led: Ledger, q: Query) -> Response:
         org.audit_cache[direction] = hit = (org.audit_version, entries)
     entries = hit[1]
     page = entries[offset:offset + limit] if limit else entries
-    items = [dumps_body(render_audit(org, e)) for e in page]
+    rows = [render_audit(org, e) for e in page]
+    if v.get("excludeChange"):  # the newer controllers: attributes: {exclude: ['change']}
+        for row in rows:
+            del row["change"]
+    items = [dumps_body(row) for row in rows]
     return raw_json(envelope(v["page"], len(entries), v["limit"], items))
 
 

@@ -1,83 +1,160 @@
 """`cadt-mirror`: sync, inspect and transform a local CADT warehouse.
 
-    cadt-mirror sync     incremental sync (--full-refresh, --org, --api-url, --database)
+    cadt-mirror sync     incremental sync (--full-refresh, --org, --verify, --switch-node, ...)
     cadt-mirror status   per-organization generation, hash, last sync, row counts, lag
     cadt-mirror build    dbt build of the marts over the warehouse
-    cadt-mirror demo     start the bundled CADT simulator, sync, change, sync, build, summarise
+    cadt-mirror demo     in its own directory (data/demo/): start the bundled CADT simulator,
+                         sync, change, sync, build, summarise
 
 Environment: CADT_API_URL (default: the public observer), CADT_API_KEY, CADT_MIRROR_DB
-(default data/cadt.duckdb), CADT_CONCURRENCY.
+(default data/cadt.duckdb), CADT_MIRROR_SERVING_DB, CADT_CONCURRENCY (1-16), CADT_PAGE_SIZE
+(1-1000), CADT_MIRROR_MEMORY_LIMIT (e.g. 384MB, 2GB, 50%), CADT_VERIFY_EVERY_HOURS.
+
+Exit codes: 0 success, 1 the sync failed (or some organizations did), 2 a setting or argument
+is not allowed, 3 the warehouse is in use, 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
+import shutil
+import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
+from pipelines import config
+from pipelines.config import SettingError
 from pipelines.progress import RichProgress
 from pipelines.sync import SyncReport, SyncSettings, run_sync
-from pipelines.warehouse.db import WarehouseBusyError, connect, database_path
+from pipelines.sync.interrupts import exit_code
+from pipelines.warehouse import state as st
+from pipelines.warehouse.db import WarehouseBusyError, connect, database_path, ensure_mirror
 from pipelines.warehouse.publish import publish_file, serving_path
 
-EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+CHECKS: dict[str, Callable[[str, str], object]] = {
+    "--api-url": config.api_url,
+    "--concurrency": lambda name, v: config.whole_number(name, v, *config.CONCURRENCY),
+    "--retries": lambda name, v: config.whole_number(name, v, 0),
+}
+DEMO_DIR = Path("data/demo")
+DEMO_DB, DEMO_SERVING = "cadt.duckdb", "cadt.serving.duckdb"
+
+
+class Terminated(Exception):
+    """SIGTERM outside a sync (a sync handles it itself and stops at a safe point)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if not args.verbose else logging.INFO,
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _on_sigterm)
     console = Console()
     if not console.is_terminal:  # logs and pipes: wide enough for the summary table
         console = Console(width=max(console.width, 140))
-    errors = Console(stderr=True, soft_wrap=True)
     try:
         return int(args.func(args, console) or 0)
+    except SettingError as e:
+        _error(str(e))
+        return EXIT_USAGE
     except WarehouseBusyError as e:
-        errors.print(f"[red]error:[/red] {e}")
+        _error(str(e))
         return EXIT_BUSY
     except KeyboardInterrupt:
-        errors.print("[yellow]interrupted: the warehouse keeps its last committed state[/yellow]")
-        return 130
+        _error("interrupted: the warehouse keeps its last committed state", "yellow")
+        return exit_code(signal.SIGINT)
+    except Terminated:
+        _error("terminated: the warehouse keeps its last committed state", "yellow")
+        return exit_code(signal.SIGTERM)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _error(message: str, colour: str = "red") -> None:
+    label = "error" if colour == "red" else "stopped"
+    Console(stderr=True, soft_wrap=True).print(f"[{colour}]{label}:[/{colour}] {escape(message)}")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cadt-mirror", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="log retries and progress")
+    # -v after the command too (`cadt-mirror sync -v`); SUPPRESS keeps one given before it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log retries and progress")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
-    s = sub.add_parser("sync", help="bring the warehouse up to date with the CADT node")
-    _common(s)
+    s = sub.add_parser("sync", parents=[common],
+                       help="bring the warehouse up to date with the CADT node")
+    _database(s)
     s.add_argument("--api-url", help="CADT node URL (env CADT_API_URL; /api and /v1 optional)")
     s.add_argument("--full-refresh", action="store_true",
-                   help="re-read every organization completely instead of replaying changes")
+                   help="re-read every organization completely instead of replaying changes "
+                        "(allowed from another node, like --switch-node)")
+    s.add_argument("--switch-node", action="store_true",
+                   help="the warehouse mirrors another node: make it mirror this one "
+                        "(organizations this node does not list are removed; logged in "
+                        "cadt_mirror.sync_runs)")
+    s.add_argument("--verify", action="store_true",
+                   help="check every organization's audit tail now (by itself it runs every "
+                        "CADT_VERIFY_EVERY_HOURS, default 24)")
     s.add_argument("--org", action="append", default=[], metavar="ORG_UID",
-                   help="only this organization (repeatable)")
-    s.add_argument("--concurrency", type=int, help="parallel requests (default 4)")
-    s.add_argument("--retries", type=int, help="retries per request before giving up (default 8)")
+                   help="only this organization (repeatable; full orgUid)")
+    s.add_argument("--concurrency", metavar="N",
+                   help="parallel requests, 1 to 16 (env CADT_CONCURRENCY, default 4)")
+    s.add_argument("--retries", metavar="N",
+                   help="retries per request before giving up, 0 or more (default 8)")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_sync)
 
-    s = sub.add_parser("status", help="what the warehouse holds, per organization")
-    _common(s)
+    s = sub.add_parser("status", parents=[common], help="what the warehouse holds, per organization")
+    _database(s)
     s.set_defaults(func=cmd_status)
 
-    s = sub.add_parser("build", help="dbt build: staging, intermediate and mart models + tests")
-    _common(s)
+    s = sub.add_parser("build", parents=[common],
+                       help="dbt build: staging, intermediate and mart models + tests")
+    _database(s)
     s.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
     s.set_defaults(func=cmd_build)
 
-    s = sub.add_parser("demo", help="end to end on the bundled CADT simulator (no internet)")
-    s.add_argument("--database", help="warehouse file (default data/demo.duckdb)")
+    from pipelines import search  # the `search` subcommand lives in pipelines/search.py
+
+    s = sub.add_parser("search", parents=[common],
+                       help="search projects and unit blocks across every organization")
+    _database(s)
+    search.add_arguments(s)
+    s.set_defaults(func=search.cmd_search)
+
+    from pipelines import changes  # the `changes` subcommand lives in pipelines/changes.py
+
+    s = sub.add_parser("changes", parents=[common],
+                       help="the records the syncs changed since a time or a sync id")
+    _database(s)
+    changes.add_arguments(s)
+    s.set_defaults(func=changes.cmd_changes)
+
+    s = sub.add_parser(
+        "demo", parents=[common], help="end to end on the bundled CADT simulator (no internet)",
+        description="Start the bundled CADT simulator, sync it, change it, sync again and build "
+                    f"the marts, all in the demo directory: {DEMO_DB} (warehouse) and "
+                    f"{DEMO_SERVING} (serving copy). CADT_MIRROR_DB and CADT_MIRROR_SERVING_DB "
+                    "are never used, and a file there that the demo did not make is never "
+                    "overwritten.")
+    s.add_argument("--dir", default=str(DEMO_DIR),
+                   help=f"the demo's own directory (default {DEMO_DIR}/)")
     s.add_argument("--scale", type=float, default=2, help="simulator scale (1 ≈ 20 projects, "
                    "1,000 unit records)")
     s.add_argument("--seed", type=int, default=7)
@@ -86,37 +163,59 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _common(s: argparse.ArgumentParser) -> None:
+def _database(s: argparse.ArgumentParser) -> None:
     s.add_argument("--database", help="DuckDB warehouse file (env CADT_MIRROR_DB)")
 
 
 def _settings(args: argparse.Namespace) -> SyncSettings:
-    return SyncSettings.from_env(
-        api_url=getattr(args, "api_url", None),
-        database=args.database,
-        full_refresh=getattr(args, "full_refresh", False),
-        orgs=tuple(getattr(args, "org", []) or ()),
-        concurrency=getattr(args, "concurrency", None),
-        max_retries=getattr(args, "retries", None),
+    """Settings from the arguments and the environment, each value checked under the name the
+    user gave it (--concurrency, CADT_CONCURRENCY, ...)."""
+    given = {"--api-url": args.api_url, "--concurrency": args.concurrency,
+             "--retries": args.retries}
+    checked = {name: None if value is None else CHECKS[name](name, value)
+               for name, value in given.items()}
+    settings = SyncSettings.from_env(
+        api_url=checked["--api-url"], database=args.database, full_refresh=args.full_refresh,
+        switch_node=args.switch_node, verify=args.verify, orgs=tuple(args.org),
+        concurrency=checked["--concurrency"], max_retries=checked["--retries"],
     )
+    serving = serving_path(settings.database)
+    if serving.is_dir():
+        raise SettingError(f"the serving copy path {serving} (CADT_MIRROR_SERVING_DB) is a "
+                           "directory; give a file path")
+    return settings
 
 
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
-    console.print(f"syncing [bold]{settings.api_url}[/bold] into {settings.database}")
+    console.print(f"syncing [bold]{escape(st.public_url(settings.api_url))}[/bold] into "
+                  f"{escape(str(settings.database))}")
     report = _run(settings, console, quiet=args.quiet)
     print_report(report, console)
+    return _exit_code(report)
+
+
+def _exit_code(report: SyncReport) -> int:
+    if report.status == "interrupted":
+        name = report.interrupted_by or "SIGINT"
+        return exit_code(signal.Signals[name] if name in signal.Signals.__members__
+                         else signal.SIGINT)
+    if report.bad_input:
+        return EXIT_USAGE
     return EXIT_OK if report.status == "success" else EXIT_FAILED
 
 
 def _run(settings: SyncSettings, console: Console, quiet: bool = False) -> SyncReport:
     if quiet or not console.is_terminal:
-        return run_sync(settings)
+        return run_sync(settings, handle_signals=True)
     with RichProgress(console) as progress:
-        return run_sync(settings, progress)
+        return run_sync(settings, progress, handle_signals=True)
 
 
 def print_report(report: SyncReport, console: Console) -> None:
+    if report.status == "interrupted":
+        _error(report.error or "interrupted", "yellow")
+        return
     table = RichTable(title=f"sync {report.sync_id}: {report.status}", title_justify="left")
     for col in ("organization", "mode", "generation", "inserted", "updated", "deleted",
                 "quarantined"):
@@ -128,32 +227,39 @@ def print_report(report: SyncReport, console: Console) -> None:
         start = "–" if o.generation_from is None else str(o.generation_from)
         gen = f"{start} → {o.generation_to}" if o.generation_from != o.generation_to else start
         name = (o.name or o.org_uid[:16])[:40]
-        table.add_row(name, o.mode, gen, str(ins), str(upd), str(dele), str(o.quarantined))
+        table.add_row(escape(name), o.mode, gen, str(ins), str(upd), str(dele), str(o.quarantined))
         if o.reason and o.mode != "unchanged":
             notes.append(f"{name}: {o.reason}")
+        if o.reads:
+            notes.append(f"{name}: changes read as " + "; ".join(
+                f"{t}: {how}" for t, how in sorted(o.reads.items())))
     console.print(table)
     for note in notes:
-        console.print(f"  {note}")
+        console.print(f"  {escape(note)}")
     by_table = report.changes_by_table()
     if by_table:
         console.print("changes by table (+inserted/~updated/-deleted): " + ", ".join(
             f"{t} +{i}/~{u}/-{d}" for t, (i, u, d) in sorted(by_table.items())))
+    paced = (f", {report.rate_limited} answered 429" if report.rate_limited else "") + (
+        f", {report.paced_seconds:.0f} s waiting for the node's rate-limit window"
+        if report.paced_seconds >= 1 else "")
     console.print(
-        f"{report.requests} requests, {report.bytes / 1e6:.1f} MB, {report.retries} retries, "
-        f"{report.seconds:.1f} s; pick lists: {report.pick_lists}")
+        f"{report.requests} requests, {report.bytes / 1e6:.1f} MB, {report.retries} retries"
+        f"{paced}, {report.seconds:.1f} s; pick lists: {report.pick_lists}")
     if report.published_to:
-        console.print(f"read-only serving copy for BI tools: {report.published_to}")
+        console.print(f"read-only serving copy for BI tools: {escape(report.published_to)}")
     if report.unknown_fields:
         console.print("[yellow]fields the catalogue does not know (kept in _extra):[/yellow] "
-                      + "; ".join(f"{t}: {', '.join(f)}" for t, f in report.unknown_fields.items()))
+                      + escape("; ".join(f"{t}: {', '.join(f)}"
+                                         for t, f in report.unknown_fields.items())))
     if report.error:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {report.error}")
+        _error(report.error)
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     db = database_path(args.database)
     if not db.exists():
-        console.print(f"no warehouse at {db} yet: run `cadt-mirror sync` first")
+        console.print(f"no warehouse at {escape(str(db))} yet: run `cadt-mirror sync` first")
         return EXIT_FAILED
     try:
         con = connect(db, read_only=True)
@@ -164,6 +270,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[yellow]a sync is running; showing the serving copy {serving}[/yellow]")
         con = connect(serving, read_only=True)
     try:
+        ensure_mirror(con, db)
         rows = con.execute(
             """
             SELECT s.org_uid, o.name, s.generation, s.registry_hash, s.synced_at, s.mode,
@@ -180,25 +287,41 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             "SELECT sync_id, status, started_at, finished_at, requests, error "
             "FROM cadt_mirror.sync_runs ORDER BY started_at DESC LIMIT 1").fetchall()
         quarantined = con.execute("SELECT count(*) FROM cadt_mirror.quarantine").fetchall()[0][0]
+        node = _node_line(con)
     finally:
         con.close()
     now = datetime.now(UTC)
-    table = RichTable(title=f"warehouse {db}", title_justify="left")
+    table = RichTable(title=f"warehouse {escape(str(db))}", title_justify="left")
     for col in ("organization", "generation", "registry hash", "last sync", "lag", "projects",
                 "units", "audit rows", "source moved"):
         table.add_column(col)
     for uid, name, gen, h, synced_at, _mode, np_, nu, na, behind in rows:
         lag = _ago(now - synced_at) if synced_at else "-"
-        table.add_row((name or uid[:16])[:40], str(gen), (h or "")[:14] + "…",
+        table.add_row(escape((name or uid[:16])[:40]), str(gen), (h or "")[:14] + "…",
                       f"{synced_at:%Y-%m-%d %H:%M:%S}" if synced_at else "-", lag, str(np_),
                       str(nu), str(na), "yes" if behind else "no")
     console.print(table)
+    if node:
+        console.print(node)
     if last:
         sid, status, _started, _finished, requests, error = last[0]
         console.print(f"last run {sid}: {status}, {requests or 0} requests"
-                      + (f", error: {error}" if error else ""))
+                      + (f", error: {escape(error)}" if error else ""))
     console.print(f"quarantined records: {quarantined}")
     return EXIT_OK
+
+
+def _node_line(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        node = st.load_node(con)
+    except duckdb.CatalogException:  # a warehouse from before nodes were recorded
+        return None
+    if node is None:
+        return None
+    details = [f"{label} {value}" for label, value in (
+        ("governance body", node.governance_body), ("data model", node.datamodel_version),
+        ("API", node.api_version)) if value]
+    return f"node: {escape(node.api_url)}" + (f" ({', '.join(details)})" if details else "")
 
 
 def _ago(delta: timedelta) -> str:
@@ -214,28 +337,46 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     from pipelines.transform import run_dbt  # dbt is heavy: import only when needed
 
     db = database_path(args.database).resolve()
-    console.print(f"dbt build over {db}")
+    if not db.exists():
+        console.print(f"no warehouse at {escape(str(db))} yet: run `cadt-mirror sync` first")
+        return EXIT_FAILED
+    _check_mirror(db)
+    console.print(f"dbt build over {escape(str(db))}")
     if run_dbt(["build", *args.dbt_args], db) != 0:
         return EXIT_FAILED
     console.print(f"read-only serving copy for BI tools: {publish_file(db)}")
     return EXIT_OK
 
 
+def _check_mirror(db: Path) -> None:
+    con = connect(db, read_only=True)
+    try:
+        ensure_mirror(con, db)
+    finally:
+        con.close()
+
+
+# -- demo ---------------------------------------------------------------------------------------
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from cadt_sim import Simulator
 
-    db = Path(args.database or os.environ.get("CADT_MIRROR_DB") or "data/demo.duckdb")
-    for p in (db, db.with_name(db.name + ".wal")):
-        p.unlink(missing_ok=True)
+    home = Path(args.dir)
+    db, serving = home / DEMO_DB, home / DEMO_SERVING
+    _clear_demo(home, db, serving)
+    _new_demo_warehouse(db, args.seed, args.scale)
+    console.print(f"demo directory {escape(str(home))}/ (CADT_MIRROR_DB and "
+                  "CADT_MIRROR_SERVING_DB are not used)")
     console.print(f"[bold]1/4[/bold] starting the CADT simulator (seed {args.seed}, "
                   f"scale {args.scale})")
     with Simulator(seed=args.seed, scale=args.scale) as sim:
-        settings = SyncSettings(api_url=sim.url + "/api/v1", database=db)
+        settings = SyncSettings(api_url=sim.url + "/api/v1", database=db, serving=serving)
         console.print(f"[bold]2/4[/bold] full sync from {settings.api_url} into {db}")
         report = _run(settings, console)
         print_report(report, console)
         if report.status != "success":
-            return EXIT_FAILED
+            return _exit_code(report) or EXIT_FAILED
         console.print("[bold]3/4[/bold] the registries publish: new units, retirements, a split, "
                       "edits, a deletion; incremental sync")
         for kind in ("issue_units", "retire", "split", "edit_projects", "delete_units"):
@@ -243,7 +384,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         report = _run(settings, console)
         print_report(report, console)
         if report.status != "success":
-            return EXIT_FAILED
+            return _exit_code(report) or EXIT_FAILED
     if args.no_build:
         return EXIT_OK
     console.print("[bold]4/4[/bold] dbt build (staging, intermediate, marts, tests)")
@@ -252,8 +393,58 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     code = run_dbt(["build"], db.resolve())
     if code == 0:
         _print_marts(db, console)
-        console.print(f"read-only serving copy for BI tools: {publish_file(db)}")
+        console.print(f"read-only serving copy for BI tools: {publish_file(db, serving)}")
     return EXIT_OK if code == 0 else EXIT_FAILED
+
+
+def _clear_demo(home: Path, db: Path, serving: Path) -> None:
+    """Remove the previous demo's files, after checking that they are one: the demo never
+    overwrites a file it did not make."""
+    if home.exists() and not home.is_dir():
+        raise SettingError(f"the demo directory {home} is a file; pass --dir with a directory")
+    for path in (db, serving):
+        if path.exists() and not _is_demo_warehouse(path):
+            raise SettingError(f"refusing to overwrite {path}: it is not a warehouse "
+                               "`cadt-mirror demo` made; move it away or pass --dir with "
+                               "another directory")
+    for path in (db, serving):
+        for f in (path, path.with_name(path.name + ".wal")):
+            f.unlink(missing_ok=True)
+    shutil.rmtree(db.with_name(db.name + ".tmp"), ignore_errors=True)
+
+
+def _is_demo_warehouse(path: Path) -> bool:
+    """A DuckDB file (by its header; nothing else is opened) that the demo marked as its own."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as f:
+        if f.read(12)[8:12] != b"DUCK":
+            return False
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise WarehouseBusyError(f"{path} is in use by another process (a demo running?)"
+                                     ) from None
+        return False
+    except duckdb.Error:
+        return False
+    try:
+        return st.is_demo(con)
+    finally:
+        con.close()
+
+
+def _new_demo_warehouse(db: Path, seed: int, scale: float) -> None:
+    from pipelines.source.catalog_v1 import V1
+    from pipelines.warehouse.schema import ensure_schema
+
+    con = connect(db)
+    try:
+        ensure_schema(con, V1)
+        st.mark_demo(con, seed, scale)
+    finally:
+        con.close()
 
 
 def _print_marts(db: Path, console: Console) -> None:

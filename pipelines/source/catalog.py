@@ -20,6 +20,7 @@ class FieldType(StrEnum):
     BIGINT = "BIGINT"
     DOUBLE = "DOUBLE"
     BOOLEAN = "BOOLEAN"
+    DECIMAL = "DECIMAL(38,6)"  # exact: a JSON number or a numeric string (MySQL-backed nodes)
     TIMESTAMP = "TIMESTAMPTZ"  # ISO-8601 string (or SQLite-style in audit values)
     UNIX_SECONDS = "UNIX_SECONDS"  # unix-second number or numeric string -> TIMESTAMPTZ
     JSON = "JSON"
@@ -62,6 +63,26 @@ class Nested:
 
 
 @dataclass(frozen=True)
+class Read:
+    """How a list endpoint re-reads given records, within the node's request validation.
+
+    `ids_param`: a repeated query parameter taking up to `ids_max` keys (projects: `projectIds`,
+    200 in `src/validations/projects.validations.js`). Without it, keys go in
+    `filter=<pk>:[...]:in`, whose whole value may be at most `filter_max` characters (units:
+    100, `src/validations/units.validations.js`), i.e. two UUIDs a request.
+    `since_field`: a node-local first-ingest time the endpoint filters on (`updatedAt`), which
+    finds records the node ingested after a point in time.
+    """
+
+    ids_param: str | None = None
+    ids_max: int = 0
+    filter_max: int | None = None
+    since_field: str | None = "updatedAt"
+    keyset: bool = True  # `order=<pk>:ASC&filter=<pk>:<last>:gt` (else page offsets only)
+    by_path: bool = False  # no filter at all: one record a request, `GET <endpoint>/<key>`
+
+
+@dataclass(frozen=True)
 class Table:
     """One CADT table as the warehouse holds it."""
 
@@ -74,6 +95,10 @@ class Table:
     nested: tuple[Nested, ...] = ()  # children inside each record of this table
     audit_names: tuple[str, ...] = ()  # `table` values the audit feed uses for it
     parent_key: str | None = None  # API field linking a child to its top-level parent
+    # How the endpoint reads given records (node request limits, see Read):
+    read: Read | None = None
+    # (legacy spelling, current field): older records and audit values use the first
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def columns(self) -> list[str]:
@@ -85,6 +110,17 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Spelling:
+    """How the API spells the fields the engine reads itself: in organization entries (the
+    registry store and its last root) and in audit rows (each row's root)."""
+
+    org_uid: str = "orgUid"
+    registry_id: str = "registryId"
+    registry_hash: str = "registryHash"
+    root_hash: str = "rootHash"
+
+
+@dataclass(frozen=True)
 class Catalog:
     """All tables of one CADT data-model version."""
 
@@ -92,6 +128,13 @@ class Catalog:
     schema: str  # warehouse schema, e.g. "cadt_v1"
     tables: tuple[Table, ...]
     audit_ignore: frozenset[str] = field(default_factory=frozenset)  # e.g. comment/author
+    audit_endpoint: str = ""  # the per-organization change feed
+    # Columns a node stamps itself when it ingests a record (never taken from the value:
+    # unknowable for a record the API does not show) ...
+    node_stamped: frozenset[str] = field(default_factory=frozenset)
+    # ... and columns taken from the value when it has them, else kept from the stored row.
+    kept_if_absent: frozenset[str] = field(default_factory=frozenset)
+    spelling: Spelling = field(default_factory=Spelling)
 
     def table(self, name: str) -> Table:
         for t in self.tables:
@@ -101,3 +144,20 @@ class Catalog:
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"
+
+    @property
+    def current_state(self) -> tuple[Table, ...]:
+        """Tables holding the source's current state: exactly the ones the audit feed changes."""
+        return tuple(t for t in self.tables if t.audit_names)
+
+    @property
+    def crawled(self) -> tuple[Table, ...]:
+        """Current-state tables served as top-level records of a list endpoint."""
+        return tuple(t for t in self.current_state if t.endpoint)
+
+    def parent_of(self, table: Table) -> Table | None:
+        """The crawled table whose records nest `table`'s (by `parent_key`); None for a table
+        served by an endpoint of its own."""
+        if table.parent_key is None or table.endpoint:
+            return None
+        return next((t for t in self.crawled if t.primary_key[0] == table.parent_key), None)

@@ -7,7 +7,7 @@ BIGINT, booleans -> BOOLEAN, everything else text (values are never enum-validat
 
 from __future__ import annotations
 
-from pipelines.source.catalog import Catalog, Field, Nested, Table
+from pipelines.source.catalog import Catalog, Field, Nested, Read, Table
 from pipelines.source.catalog import FieldType as T
 
 _ORG = Field("orgUid", description="Owning organization (64-hex DataLayer store id).")
@@ -28,6 +28,7 @@ PROJECTS = Table(
     api_name="projects",
     primary_key=("warehouseProjectId",),
     endpoint="/v1/projects",
+    read=Read(ids_param="projectIds", ids_max=200),
     description="One row per project record published by an organization.",
     audit_names=("project", "projects"),
     fields=(
@@ -171,6 +172,7 @@ UNITS = Table(
     api_name="units",
     primary_key=("warehouseUnitId",),
     endpoint="/v1/units",
+    read=Read(filter_max=100),
     description="One row per unit block record (a serial range of credits with one status).",
     audit_names=("unit", "units"),
     fields=(
@@ -290,7 +292,12 @@ V1 = Catalog(
         RELATED_PROJECTS, PROJECT_RATINGS, ESTIMATIONS, UNITS, UNIT_LABELS, AUDIT,
     ),
     audit_ignore=frozenset({"comment", "author"}),
+    audit_endpoint="/v1/audit",
+    # `src/tasks/sync-registries.js` deletes `updatedAt` from every value before the upsert
+    # (the node stamps its own), and `createdAt` when it is null; observed on 1.7.24:
+    # re-ingesting keeps the stored `updatedAt` and, when the value lacks it, `timeStaged`.
+    node_stamped=frozenset({"updatedAt"}),
+    kept_if_absent=frozenset({"createdAt", "timeStaged"}),
 )
 
-# Tables holding the source's current state: exactly the ones the audit feed changes.
-CURRENT_STATE_TABLES = tuple(t.name for t in V1.tables if t.audit_names)
+CURRENT_STATE_TABLES = tuple(t.name for t in V1.current_state)

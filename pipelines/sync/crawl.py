@@ -26,11 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.source.arrow_pages import Records, parse_page
-from pipelines.source.catalog import Catalog, Table
+from pipelines.source.catalog import Catalog, Spelling, Table
 from pipelines.source.client import CadtClient, CadtError
 
 PAGE_SIZE = 1000
-IDS_PER_REQUEST = 100  # keeps `filter=<pk>:[...]:in` URLs well under the node's 16 KB limit
+IDS_PER_REQUEST = 100  # without a filter length limit: keeps URLs well under Node's 16 KB
 HEX = set(string.hexdigits.lower())
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,15 @@ def _plausible_keys(records: Records, pk: str) -> list[str | None]:
     return out
 
 
+def _keys_of(records: Records, pk: str) -> set[str]:
+    """Every string key on a page, in any order."""
+    if isinstance(records, pa.StructArray):
+        raw: list[Any] = pc.struct_field(records, pk).to_pylist()
+    else:
+        raw = [r.get(pk) if isinstance(r, dict) else None for r in records]
+    return {k for k in raw if isinstance(k, str)}
+
+
 def _last_key(keys: list[str | None], after: str) -> str:
     usable = [k for k in keys if k is not None and k > after]
     if not usable:
@@ -192,21 +201,84 @@ def _last_key(keys: list[str | None], after: str) -> str:
 async def fetch_by_keys(
     client: CadtClient, table: Table, org_uid: str, keys: list[str], sink: PageSink,
     catalog: Catalog | None = None,
-) -> None:
-    """Re-read specific records (with their nested children) by primary key."""
+) -> set[str]:
+    """Re-read specific records (with their nested children) by primary key, as many a
+    request as the node's validation allows (`Table.read`). Returns the keys served."""
     assert table.endpoint is not None
     pk = table.primary_key[0]
+    read = table.read
+    columnar = (catalog, table) if catalog else None
+    found: set[str] = set()
 
     async def one(chunk: list[str]) -> None:
-        value = "[" + ",".join(f'"{k}"' for k in chunk) + "]"
-        params = [("page", 1), ("limit", PAGE_SIZE), ("orgUid", org_uid),
-                  ("filter", f"{pk}:{value}:in")]
-        page = await get_page(client, table.endpoint, params,
-                              (catalog, table) if catalog else None)
+        params: list[tuple[str, Any]] = [("page", 1), ("limit", PAGE_SIZE), ("orgUid", org_uid)]
+        if read is not None and read.ids_param:
+            params += [(read.ids_param, k) for k in chunk]
+        else:
+            params.append(("filter", _in_filter(pk, chunk)))
+        page = await get_page(client, table.endpoint, params, columnar)
+        found.update(_keys_of(page.records, pk))
         await sink(page.records)
 
-    chunks = [keys[i:i + IDS_PER_REQUEST] for i in range(0, len(keys), IDS_PER_REQUEST)]
-    await asyncio.gather(*(one(c) for c in chunks))
+    await asyncio.gather(*(one(c) for c in _key_chunks(table, keys)))
+    return found
+
+
+def _in_filter(pk: str, keys: list[str]) -> str:
+    return f"{pk}:[" + ",".join(f'"{k}"' for k in keys) + "]:in"
+
+
+def _key_chunks(table: Table, keys: list[str]) -> list[list[str]]:
+    """Keys packed into requests: up to `ids_max` per id list, else as many as fit the
+    endpoint's `filter` length limit (two UUIDs on `/v1/units`)."""
+    read, pk = table.read, table.primary_key[0]
+    if read is not None and read.ids_param:
+        n = read.ids_max
+        return [keys[i:i + n] for i in range(0, len(keys), n)]
+    limit = read.filter_max if read is not None else None
+    chunks: list[list[str]] = []
+    for k in keys:
+        if chunks and len(chunks[-1]) < IDS_PER_REQUEST and (
+                limit is None or len(_in_filter(pk, [*chunks[-1], k])) <= limit):
+            chunks[-1].append(k)
+        else:
+            chunks.append([k])
+    return chunks
+
+
+async def fetch_since(
+    client: CadtClient, table: Table, org_uid: str, since: str, sink: PageSink, *,
+    page_size: int = PAGE_SIZE, catalog: Catalog | None = None,
+) -> set[str]:
+    """Records the node ingested after `since` (`filter=<since_field>:<since>:gt`, oldest
+    first, by page), with their children. Returns the keys served.
+
+    Pages are offsets: a record ingested during the read lands at the end (newest), and one
+    deleted meanwhile may shift a record past a page boundary; the caller re-reads by key
+    whatever it expected and did not get."""
+    assert table.endpoint is not None and table.read is not None and table.read.since_field
+    pk, stamp = table.primary_key[0], table.read.since_field
+    columnar = (catalog, table) if catalog else None
+    found: set[str] = set()
+
+    def params(page: int) -> list[tuple[str, Any]]:
+        return [("page", page), ("limit", page_size), ("orgUid", org_uid),
+                ("order", f"{stamp}:ASC"), ("filter", f"{stamp}:{since}:gt")]
+
+    async def land(page: Page) -> None:
+        found.update(_keys_of(page.records, pk))
+        await sink(page.records)
+
+    first = await get_page(client, table.endpoint, params(1), columnar)
+    await land(first)
+    rest = list(range(2, first.page_count + 1))
+    window = max(1, client.concurrency * 2)
+    for i in range(0, len(rest), window):
+        pages = await asyncio.gather(*(get_page(client, table.endpoint, params(p), columnar)
+                                       for p in rest[i:i + window]))
+        for page in pages:
+            await land(page)
+    return found
 
 
 @dataclass
@@ -216,6 +288,7 @@ class AuditLog:
     land in SQL."""
 
     start_offset: int
+    spelling: Spelling = field(default_factory=Spelling)  # the row keys of the catalogue
     ids: array = field(default_factory=lambda: array("q"))
     gens: array = field(default_factory=lambda: array("q"))
     roots: dict[int, str | None] = field(default_factory=dict)  # generation -> rootHash
@@ -249,8 +322,10 @@ class AuditLog:
         gen_list = gens.to_pylist()
         self.ids.extend(ids.to_pylist())
         self.gens.extend(gen_list)
-        self.roots.update(zip(gen_list, pc.struct_field(recs, "rootHash").to_pylist(), strict=True))
-        self.registry_ids.update(pc.struct_field(recs, "registryId").to_pylist())
+        k = self.spelling
+        self.roots.update(zip(gen_list, pc.struct_field(recs, k.root_hash).to_pylist(),
+                              strict=True))
+        self.registry_ids.update(pc.struct_field(recs, k.registry_id).to_pylist())
 
     def add(self, offset: int, r: Any) -> None:
         if not isinstance(r, dict):
@@ -262,8 +337,8 @@ class AuditLog:
                 f"audit row at offset {offset} lacks a usable id/generation: {e}") from e
         self.ids.append(row_id)
         self.gens.append(gen)
-        self.roots[gen] = r.get("rootHash")
-        self.registry_ids.add(r.get("registryId"))
+        self.roots[gen] = r.get(self.spelling.root_hash)
+        self.registry_ids.add(r.get(self.spelling.registry_id))
 
 
 async def crawl_audit(
@@ -277,7 +352,7 @@ async def crawl_audit(
     catalog: Catalog | None = None,
 ) -> AuditLog:
     """Audit rows of one org from `start_offset` (0-based, ascending order) to the end."""
-    path = "/v1/audit"
+    path = catalog.audit_endpoint if catalog else "/v1/audit"
     columnar = (catalog, catalog.table("audit")) if catalog else None
 
     def params(page: int) -> list[tuple[str, Any]]:
@@ -286,7 +361,7 @@ async def crawl_audit(
     first_page = start_offset // page_size + 1
     first = await get_page(client, path, params(first_page), columnar)
     pages: dict[int, Page] = {first_page: first}
-    rows = AuditLog(start_offset)
+    rows = AuditLog(start_offset, catalog.spelling if catalog else Spelling())
 
     async def fetch(p: int) -> None:
         pages[p] = await get_page(client, path, params(p), columnar)

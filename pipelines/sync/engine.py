@@ -22,15 +22,24 @@ import duckdb
 import orjson
 
 from pipelines import crashpoints
-from pipelines.source.catalog import Table
-from pipelines.source.catalog_v1 import CURRENT_STATE_TABLES, PROJECTS, UNITS, V1
+from pipelines.config import SettingError
+from pipelines.source.catalog import Catalog, Spelling, Table
+from pipelines.source.catalog_v1 import V1
 from pipelines.source.client import CadtClient, CadtError
-from pipelines.sync import feed
-from pipelines.sync.crawl import AuditLog, crawl_audit, crawl_keyset, fetch_by_keys, get_page
+from pipelines.sync import feed, reread
+from pipelines.sync.crawl import (
+    AuditLog,
+    crawl_audit,
+    crawl_keyset,
+    fetch_by_keys,
+    fetch_since,
+    get_page,
+)
+from pipelines.sync.interrupts import StopOnSignal
 from pipelines.sync.lander import DbWorker, Lander
 from pipelines.sync.settings import NullProgress, OrgReport, Progress, SyncReport, SyncSettings
 from pipelines.warehouse import state as st
-from pipelines.warehouse.db import connect
+from pipelines.warehouse.db import connect, ensure_mirror
 from pipelines.warehouse.landing import (
     RESUMABLE,
     RESUMABLE_SUFFIX,
@@ -40,15 +49,12 @@ from pipelines.warehouse.landing import (
     staged_counts,
     staging_name,
 )
-from pipelines.warehouse.merge import Counts, apply_batch, quarantine_batch
+from pipelines.warehouse.merge import ChangeLog, Counts, apply_batch, quarantine_batch
 from pipelines.warehouse.publish import publish, serving_path
 from pipelines.warehouse.schema import ensure_schema
 
 log = logging.getLogger(__name__)
-CATALOG = V1
-ORGS_PATH = "/v1/organizations"
-PICKLIST_PATH = "/v1/governance/meta/pickList"
-UNIT_PRIO = 10  # labels/issuances seen under a project win over the copy nested in a unit
+MAX_AUDIT_PAGE = 100_000  # the highest audit `page` newer nodes accept
 COUNT_MISMATCH = "count_mismatch"  # state mode that forces the next sync to re-snapshot
 
 
@@ -56,15 +62,23 @@ class FeedUntrusted(Exception):
     """The audit feed cannot be replayed from our position; the org must be re-snapshotted."""
 
 
-def run_sync(settings: SyncSettings, progress: Progress | None = None) -> SyncReport:
-    """Synchronous entry point used by the CLI and Dagster."""
-    return asyncio.run(sync_async(settings, progress or NullProgress()))
+class WrongNode(Exception):
+    """The warehouse mirrors another CADT node (see state.node_root) and no switch was asked."""
 
 
-async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
+def run_sync(settings: SyncSettings, progress: Progress | None = None, *,
+             handle_signals: bool = False, catalog: Catalog = V1) -> SyncReport:
+    """Synchronous entry point used by the CLI and Dagster. With `handle_signals` (the CLI),
+    SIGINT/SIGTERM stop the sync at its next safe point and the report says `interrupted`.
+    `catalog`: the data model to mirror (its tables, endpoints and API spellings)."""
+    return asyncio.run(sync_async(settings, progress or NullProgress(), handle_signals, catalog))
+
+
+async def sync_async(settings: SyncSettings, progress: Progress,
+                     handle_signals: bool = False, catalog: Catalog = V1) -> SyncReport:
     now = datetime.now(UTC)
     sync_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    report = SyncReport(sync_id=sync_id, api_url=settings.api_url, started_at=now)
+    report = SyncReport(sync_id=sync_id, api_url=st.public_url(settings.api_url), started_at=now)
     # The sync keeps two DuckDB threads of its own busy (staging, commits) next to the HTTP
     # loop and the page readers; DuckDB's own pool gets the rest of the cores (on 2 cores a
     # second pool thread measurably costs more than it brings).
@@ -76,47 +90,93 @@ async def sync_async(settings: SyncSettings, progress: Progress) -> SyncReport:
     # Pages are staged on a second cursor and thread, so landing goes on while an
     # organization commits (DuckDB runs both without the GIL).
     stage_db = DbWorker(con.cursor())
-    try:
-        ensure_schema(con, CATALOG)
-        reset_staging(con, CATALOG)
-        mode = "full-refresh" if settings.full_refresh else "incremental"
-        st.start_run(con, sync_id, CATALOG.version, settings.api_url, mode)
+    with StopOnSignal((db, stage_db), enabled=handle_signals) as stop:
         try:
-            async with CadtClient(
-                settings.api_url, settings.api_key, concurrency=settings.concurrency,
-                timeout=settings.timeout, max_retries=settings.max_retries,
-                backoff_base=settings.backoff_base,
-            ) as client:
-                try:
-                    async with Lander(stage_db, CATALOG) as lander:
-                        await _Sync(settings, client, db, lander, report, progress).run()
-                finally:
-                    report.requests = client.counters.requests
-                    report.bytes = client.counters.bytes
-                    report.retries = client.counters.retries
-            failed = [o for o in report.orgs if o.mode == "failed"]
-            report.status = "partial" if failed else "success"
-            if failed:
-                report.error = "; ".join(f"{o.name or o.org_uid}: {o.reason}" for o in failed)
-        except Exception as e:  # recorded in sync_runs, re-raised by callers that want it
-            report.status = "failed"
-            report.error = f"{type(e).__name__}: {e}" if not isinstance(e, CadtError) else str(e)
-            log.error("sync %s failed: %s", sync_id, report.error)
-        report.finished_at = datetime.now(UTC)
-        changed = sum(1 for o in report.orgs if o.mode not in ("unchanged",))
-        await db.run(st.finish_run, sync_id, report.status, report.error, report.requests,
-                     report.bytes, changed, _summary(report))
-        moved = changed or report.pick_lists != "unchanged"
-        if settings.publish and report.status == "success" and (
-                moved or not serving_path(settings.database).exists()):
-            target = await db.run(publish, settings.database)
-            report.published_to = str(target)
-    finally:
-        stage_db.close()
-        db.close()
-        stage_db.con.close()
-        con.close()
+            try:
+                _prepare(con, catalog, settings, sync_id)
+                await _sync_and_record(catalog, settings, db, stage_db, report, progress)
+            except (asyncio.CancelledError, duckdb.InterruptException):
+                await _record_interrupt(db, report, stop.signal_name)
+                if stop.signum is None:
+                    raise  # cancelled by our caller: it wants to know
+        finally:
+            stage_db.close()
+            db.close()
+            stage_db.con.close()
+            con.close()
     return report
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, catalog: Catalog, settings: SyncSettings,
+             sync_id: str) -> None:
+    """Refuse a foreign DuckDB file before writing to it; set up; record the run, after marking
+    the runs a killed process left `running` as `abandoned` (we hold the only write lock)."""
+    ensure_mirror(con, settings.database)
+    ensure_schema(con, catalog)
+    reset_staging(con, catalog)
+    st.abandon_runs(con, sync_id)
+    mode = "full-refresh" if settings.full_refresh else "incremental"
+    st.start_run(con, sync_id, catalog.version, settings.api_url, mode)
+
+
+async def _sync_and_record(catalog: Catalog, settings: SyncSettings, db: DbWorker,
+                           stage_db: DbWorker, report: SyncReport, progress: Progress) -> None:
+    try:
+        async with CadtClient(
+            settings.api_url, settings.api_key, concurrency=settings.concurrency,
+            timeout=settings.timeout, max_retries=settings.max_retries,
+            backoff_base=settings.backoff_base,
+            on_wait=lambda seconds, reason: progress.log(
+                f"waiting {seconds:.0f} s for the node's rate-limit window ({reason})"),
+        ) as client:
+            try:
+                async with Lander(stage_db, catalog) as lander:
+                    await _Sync(settings, client, db, lander, report, progress, catalog).run()
+            finally:
+                report.requests = client.counters.requests
+                report.bytes = client.counters.bytes
+                report.retries = client.counters.retries
+                report.rate_limited = client.counters.rate_limited
+                report.paced_seconds = client.counters.paced_seconds
+        failed = [o for o in report.orgs if o.mode == "failed"]
+        report.status = "partial" if failed else "success"
+        if failed:
+            report.error = "; ".join(f"{o.name or o.org_uid}: {o.reason}" for o in failed)
+    except Exception as e:  # recorded in sync_runs, re-raised by callers that want it
+        report.status = "failed"
+        report.bad_input = isinstance(e, SettingError)
+        plain = isinstance(e, CadtError | SettingError | WrongNode)
+        report.error = str(e) if plain else f"{type(e).__name__}: {e}"
+        # (info: the report and sync_runs carry it, and callers show it once)
+        log.info("sync %s failed: %s", report.sync_id, report.error)
+    report.finished_at = datetime.now(UTC)
+    changed = sum(1 for o in report.orgs if o.mode not in ("unchanged",))
+    await db.run(st.finish_run, report.sync_id, report.status, report.error, report.requests,
+                 report.bytes, changed, _summary(report))
+    moved = changed or report.pick_lists != "unchanged"
+    serving = settings.serving or serving_path(settings.database)
+    if settings.publish and report.status == "success" and (moved or not serving.exists()):
+        target = await db.run(publish, settings.database, serving)
+        report.published_to = str(target)
+
+
+async def _record_interrupt(db: DbWorker, report: SyncReport, signal_name: str | None) -> None:
+    """Record the run as `interrupted`, with the organizations whose commits went through."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()  # the cancellation did its work; the record still needs awaits
+    db.halted = False  # (everything queued before is cancelled or failed by now)
+    report.status = "interrupted"
+    report.interrupted_by = signal_name or "cancellation"
+    report.finished_at = datetime.now(UTC)
+    report.committed = await db.run(st.committed_orgs, report.sync_id)
+    names = ", ".join(o["name"] or o["org_uid"] for o in report.committed) or "none"
+    report.error = (f"interrupted by {report.interrupted_by}: organizations committed by this "
+                    f"run: {names}; every other one keeps its previous state")
+    summary = {**_summary(report), "interrupted_by": report.interrupted_by,
+               "committed": report.committed}
+    await db.run(st.finish_run, report.sync_id, "interrupted", report.error, report.requests,
+                 report.bytes, len(report.committed), summary)
 
 
 def _summary(report: SyncReport) -> dict[str, Any]:
@@ -127,14 +187,21 @@ def _summary(report: SyncReport) -> dict[str, Any]:
                  for o in report.orgs},
         "pick_lists": report.pick_lists,
         "retries": report.retries,
+        "rate_limited": report.rate_limited,
+        "paced_seconds": round(report.paced_seconds, 3),
+        "reads": {o.org_uid: o.reads for o in report.orgs if o.reads},
         "unknown_fields": report.unknown_fields,
     }
 
 
 class _Sync:
     def __init__(self, settings: SyncSettings, client: CadtClient, db: DbWorker, lander: Lander,
-                 report: SyncReport, progress: Progress) -> None:
+                 report: SyncReport, progress: Progress, catalog: Catalog = V1) -> None:
         self.s = settings
+        self.cat = catalog
+        self.k = catalog.spelling
+        self.orgs_path = _endpoint(catalog, "organizations")
+        self.picklist_path = _endpoint(catalog, "pick_lists")
         self.client = client
         self.db = db
         self.lander = lander
@@ -147,22 +214,26 @@ class _Sync:
         self._reading = asyncio.Semaphore(max(2, settings.concurrency))
 
     async def run(self) -> None:
-        states = await self.db.run(st.load_states, CATALOG.version)
+        switching = await self._check_node()
+        states = await self.db.run(st.load_states, self.cat.version)
         due = any(self._verify_due(prev) for prev in states.values())
-        use_etag = not (self.s.full_refresh or self.s.orgs or due)
-        etag = await self.db.run(st.get_etag, ORGS_PATH) if use_etag else None
-        resp = await self.client.get(ORGS_PATH, etag=etag)
+        use_etag = not (self.s.full_refresh or self.s.orgs or due or switching)
+        etag = await self.db.run(st.get_etag, self.orgs_path) if use_etag else None
+        resp = await self.client.get(self.orgs_path, etag=etag)
+        node = st.node_from_response(self.s.api_url, resp.headers)
+        await self.db.run(st.save_node, node, self.sync_id)
+        org_map = {} if resp.not_modified else _org_map(resp.data, self.orgs_path, self.k)
+        _check_orgs(self.s.orgs, org_map, states)
         await self._pick_lists()
         if resp.not_modified:
             self.progress.log("organizations unchanged (304): nothing to do")
             self.report.orgs = [OrgReport(s.org_uid, None, "unchanged", s.generation, s.generation)
                                 for s in states.values()]
             return
-        org_map = _org_map(resp.data)
         if not org_map and states:
             # A node that is restarting or resyncing can list nobody for a while; deleting the
             # whole mirror on its word would be a disaster that the next sync has to undo.
-            raise CadtError(f"{ORGS_PATH} lists no organizations while the mirror holds "
+            raise CadtError(f"{self.orgs_path} lists no organizations while the mirror holds "
                             f"{len(states)}; nothing was changed (is the node resyncing?)")
         await self._land_organizations(org_map)
 
@@ -178,31 +249,48 @@ class _Sync:
         self.report.orgs = list(await asyncio.gather(*tasks))
         await self._check_counts(org_map)
         if use_etag and all(o.mode != "failed" for o in self.report.orgs):
-            await self.db.run(st.set_etag, ORGS_PATH, resp.etag)
+            await self.db.run(st.set_etag, self.orgs_path, resp.etag)
+
+    async def _check_node(self) -> bool:
+        """Refuse, before any request, to sync a warehouse from a node other than the one it
+        mirrors (that would replace its organizations) unless asked to; True when switching."""
+        known = await self.db.run(st.load_node)
+        here = st.node_root(self.s.api_url)
+        if known is None or known.api_url == here:
+            return False
+        if not (self.s.switch_node or self.s.full_refresh):
+            raise WrongNode(
+                f"this warehouse mirrors the CADT node {known.api_url}, not {here}; pass "
+                "--switch-node to make it mirror the new node (organizations that node does not "
+                "list are removed), or use another --database")
+        log.warning("switching node: %s -> %s", known.api_url, here)
+        self.progress.log(f"switching node: {known.api_url} -> {here}")
+        await self.db.run(st.note_switch, self.sync_id, known.api_url)
+        return True
 
     # -- organizations and pick lists -------------------------------------------------------
 
     async def _land_organizations(self, org_map: dict[str, dict[str, Any]]) -> None:
-        await self._replace_small_table(CATALOG.table("organizations"), f"{self.sync_id}/orgs",
+        await self._replace_small_table(self.cat.table("organizations"), f"{self.sync_id}/orgs",
                                         list(org_map.values()), None, None)
 
     async def _pick_lists(self) -> None:
-        etag = None if self.s.full_refresh else await self.db.run(st.get_etag, PICKLIST_PATH)
-        resp = await self.client.get(PICKLIST_PATH, etag=etag)
+        etag = None if self.s.full_refresh else await self.db.run(st.get_etag, self.picklist_path)
+        resp = await self.client.get(self.picklist_path, etag=etag)
         if resp.not_modified:
             self.report.pick_lists = "unchanged"
             return
         data = resp.data
         if not isinstance(data, dict) or not data:
             self.report.pick_lists = f"unexpected response ({type(data).__name__}): kept ours"
-            log.warning("%s: %s", PICKLIST_PATH, self.report.pick_lists)
+            log.warning("%s: %s", self.picklist_path, self.report.pick_lists)
             return
         rows = [{"listName": name, "position": i,
                  "value": v if isinstance(v, str) else orjson.dumps(v).decode()}
                 for name, values in data.items()
                 for i, v in enumerate(values if isinstance(values, list) else [values])]
-        await self._replace_small_table(CATALOG.table("pick_lists"), f"{self.sync_id}/picklists",
-                                        rows, PICKLIST_PATH, resp.etag)
+        await self._replace_small_table(self.cat.table("pick_lists"), f"{self.sync_id}/picklists",
+                                        rows, self.picklist_path, resp.etag)
         self.report.pick_lists = f"{len(rows)} values in {len(data)} lists"
 
     async def _replace_small_table(self, table: Table, batch: str, records: list[Any],
@@ -213,9 +301,10 @@ class _Sync:
         def commit(con: duckdb.DuckDBPyConnection) -> None:
             con.execute("BEGIN")
             try:
-                counts = apply_batch(con, CATALOG, table, batch, self.sync_id, scope="TRUE")
-                quarantine_batch(con, CATALOG, batch, self.sync_id, None)
-                st.record_changes(con, CATALOG.version, self.sync_id, "*", "snapshot",
+                counts = apply_batch(con, self.cat, table, batch, self.sync_id, scope="TRUE",
+                                     record="*")
+                quarantine_batch(con, self.cat, batch, self.sync_id, None)
+                st.record_changes(con, self.cat.version, self.sync_id, "*", "snapshot",
                                   {table.name: counts.as_tuple()})
                 if etag_url:
                     st.set_etag(con, etag_url, etag)
@@ -223,7 +312,7 @@ class _Sync:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            clear_batch(con, CATALOG, batch)
+            clear_batch(con, self.cat, batch)
 
         await self.db.run(commit)
 
@@ -237,21 +326,27 @@ class _Sync:
             if prev is not None and not self.s.full_refresh:
                 if prev.mode == COUNT_MISMATCH:
                     reason = "source and mirror counts differed after the last snapshot"
-                elif org.get("registryId") != prev.registry_id:
+                elif org.get(self.k.registry_id) != prev.registry_id:
                     reason = "registryId changed"
-                elif org.get("registryHash") == prev.registry_hash and not (
-                        self._verify_due(prev) and await self._tail_moved(org_uid, prev)):
+                elif org.get(self.k.registry_hash) == prev.registry_hash and (
+                        not self._verify_due(prev)
+                        or (tail := await self._tail(org_uid, prev)) == "same"):
                     report.generation_to = prev.generation
                     return report
-                elif org.get("registryHash") == prev.registry_hash:
+                elif org.get(self.k.registry_hash) == prev.registry_hash and tail == "rewritten":
                     reason = "audit feed rewritten under the same registryHash (audit reset)"
                 else:
                     try:
-                        await self._incremental(org_uid, org, prev, batch, report)
+                        grew = org.get(self.k.registry_hash) == prev.registry_hash
+                        if grew:
+                            report.reason = ("audit feed grew under an unchanged registryHash "
+                                             "(the node has not published its new root)")
+                            self.progress.log(f"{name or org_uid}: {report.reason}")
+                        await self._incremental(org_uid, org, prev, batch, report, grew)
                         return report
                     except FeedUntrusted as e:
                         reason = f"audit feed not replayable: {e}"
-                        await self.db.run(clear_batch, CATALOG, batch)
+                        await self.db.run(clear_batch, self.cat, batch)
             else:
                 reason = "full refresh" if prev is not None else "new organization"
             report.reason = reason
@@ -261,9 +356,9 @@ class _Sync:
             report.mode = "failed"
             report.reason = str(e) if isinstance(e, CadtError) else f"{type(e).__name__}: {e}"
             log.error("org %s failed: %s", org_uid, report.reason)
-            await self.db.run(clear_batch, CATALOG, batch)
+            await self.db.run(clear_batch, self.cat, batch)
             # the audit rows a snapshot already staged stay, for the next sync to resume from
-            await self.db.run(clear_batch, CATALOG, batch + RESUMABLE_SUFFIX, True)
+            await self.db.run(clear_batch, self.cat, batch + RESUMABLE_SUFFIX, True)
         return report
 
     async def _check_counts(self, org_map: dict[str, dict[str, Any]]) -> None:
@@ -273,11 +368,11 @@ class _Sync:
         snapshots = [o for o in self.report.orgs if o.mode == "snapshot"]
         if not snapshots:
             return
-        fresh = _org_map((await self.client.get(ORGS_PATH)).data)
+        fresh = _org_map((await self.client.get(self.orgs_path)).data, self.orgs_path, self.k)
         for o in snapshots:
             for attempt in (1, 2):
                 org = fresh.get(o.org_uid)
-                if org is None or org.get("registryHash") != o.registry_hash:
+                if org is None or org.get(self.k.registry_hash) != o.registry_hash:
                     break  # the source moved on: the next incremental sync replays that
                 problems = await self._count_problems(o.org_uid)
                 if not problems:
@@ -290,21 +385,21 @@ class _Sync:
                         await self._snapshot(o.org_uid, org, batch, o)
                     except Exception as e:  # the first snapshot stays committed
                         o.reason = f"{o.reason}; {note}; re-read failed: {e}"
-                        await self.db.run(clear_batch, CATALOG, batch)
-                        await self.db.run(_flag_state, o.org_uid)
+                        await self.db.run(clear_batch, self.cat, batch)
+                        await self.db.run(_flag_state, self.cat, o.org_uid)
                         break
                     o.reason = f"{o.reason}; {note}; re-snapshotted"
                 else:
                     o.reason = f"{o.reason}; {note} again"
-                    await self.db.run(_flag_state, o.org_uid)
+                    await self.db.run(_flag_state, self.cat, o.org_uid)
 
     async def _count_problems(self, org_uid: str) -> list[str]:
         problems = []
-        for table in (PROJECTS, UNITS):
+        for table in self.cat.crawled:
             assert table.endpoint
             page = await get_page(self.client, table.endpoint,
                                   [("page", 1), ("limit", 1), ("orgUid", org_uid)])
-            mine = await self.db.run(_count_rows, table.name, org_uid)
+            mine = await self.db.run(_count_rows, self.cat, table.name, org_uid)
             if page.page_count != mine:
                 problems.append(f"{table.name} source {page.page_count} mirror {mine}")
         return problems
@@ -315,28 +410,38 @@ class _Sync:
         age = datetime.now(UTC) - prev.verified_at
         return age.total_seconds() > self.s.verify_every_hours * 3600
 
-    async def _tail_moved(self, org_uid: str, prev: st.OrgState) -> bool:
-        """One request: is the feed row at our position still ours, and nothing after it?"""
+    async def _tail(self, org_uid: str, prev: st.OrgState) -> str:
+        """One request: is the feed row at our position still ours ("same" when nothing
+        follows it, "grew" when rows do), or was the feed rewritten ("rewritten")?"""
         if prev.audit_rows <= 0:
-            return True
-        params = [("orgUid", org_uid), ("page", prev.audit_rows), ("limit", 1), ("order", "ASC")]
-        page = await get_page(self.client, "/v1/audit", params)
-        row = page.records[0] if page.records else None
-        moved = (page.page_count != prev.audit_rows or not isinstance(row, dict)
-                 or row.get("id") != prev.last_audit_id)
-        if not moved:
-            await self.db.run(st.mark_verified, CATALOG.version, org_uid)
-        return moved
+            return "rewritten"
+        # the smallest page holding our row whose number the node accepts (page <= 100000,
+        # `src/validations/audit.validations.js` on newer builds)
+        size = max(1, -(-prev.audit_rows // MAX_AUDIT_PAGE))
+        number, index = (prev.audit_rows - 1) // size + 1, (prev.audit_rows - 1) % size
+        params = [("orgUid", org_uid), ("page", number), ("limit", size), ("order", "ASC")]
+        page = await get_page(self.client, self.cat.audit_endpoint, params)
+        rows = list(page.records)
+        row = rows[index] if index < len(rows) else None
+        if (page.page_count < number or not isinstance(row, dict)
+                or row.get("id") != prev.last_audit_id):
+            return "rewritten"
+        await self.db.run(st.mark_verified, self.cat.version, org_uid)
+        return "grew" if len(rows) > index + 1 or page.page_count > number else "same"
 
     def _audit_sink(self, batch: str):
-        audit = CATALOG.table("audit")
+        audit = self.cat.table("audit")
 
         async def sink(records: list[Any]) -> None:
             await self.lander.put(batch, audit, "audit", records)
 
         return sink
 
-    def _page_sink(self, batch: str, table: Table, prio: int):
+    def _page_sink(self, batch: str, table: Table):
+        # what a table nests, seen under an earlier crawled table, wins over later copies
+        # (a label under its project over the copy nested in a unit)
+        prio = 10 * self.cat.crawled.index(table)
+
         async def sink(records: list[Any]) -> None:
             await self.lander.put(batch, table, table.name, records, prio)
 
@@ -354,8 +459,8 @@ class _Sync:
             rows, target_gen, kept = await self._read_snapshot(org_uid, org, batch, report)
         report.mode = "snapshot"
         report.generation_to = target_gen
-        report.registry_hash = rows.roots.get(target_gen) if kept else org.get("registryHash")
-        new_state = st.OrgState(org_uid, org.get("registryId"), report.registry_hash, target_gen,
+        report.registry_hash = rows.roots.get(target_gen) if kept else org.get(self.k.registry_hash)
+        new_state = st.OrgState(org_uid, org.get(self.k.registry_id), report.registry_hash, target_gen,
                                 kept, rows.ids[kept - 1] if kept else None, sync_id=self.sync_id,
                                 mode="snapshot")
         await self.db.run(self._commit, batch, org_uid, -1, target_gen, new_state, report, True)
@@ -367,11 +472,11 @@ class _Sync:
         label = org.get("name") or org_uid[:12]
         key = f"{org_uid}/audit"
         self.progress.task(key, f"{label}: audit history")
-        prior = await self.db.run(_resume_backfill, org_uid, org.get("registryId"), batch)
+        prior = await self.db.run(_resume_backfill, self.cat, org_uid, org.get(self.k.registry_id), batch)
         start = len(prior) if prior is not None else 0
         rows = await crawl_audit(self.client, org_uid, max(start - 1, 0), self._audit_sink(batch),
                                  page_size=self.s.page_size, on_page=self._counter(key),
-                                 catalog=CATALOG)
+                                 catalog=self.cat)
         await self.lander.flush(batch, "audit")
         if prior is not None:
             if len(rows) and rows.ids[0] == prior.ids[-1]:
@@ -379,28 +484,31 @@ class _Sync:
                 rows = prior
                 report.reason = f"{report.reason}; audit backfill resumed at row {start}"
             else:  # the feed changed below the resumed rows: read it all again
-                await self.db.run(clear_batch, CATALOG, batch)
+                await self.db.run(clear_batch, self.cat, batch)
                 rows = await crawl_audit(self.client, org_uid, 0, self._audit_sink(batch),
                                          page_size=self.s.page_size, on_page=self._counter(key),
-                                         catalog=CATALOG)
+                                         catalog=self.cat)
                 await self.lander.flush(batch, "audit")
         self.progress.done(key)
-        target_gen, kept = _target(rows, 0, org.get("registryHash"), None, strict=False)
+        target_gen, kept = _target(rows, 0, org.get(self.k.registry_hash), None, strict=False)
 
-        async def crawl(table: Table, prio: int) -> None:
+        async def crawl(table: Table) -> None:
             k = f"{org_uid}/{table.name}"
             self.progress.task(k, f"{label}: {table.name}")
-            await crawl_keyset(self.client, table, org_uid, self._page_sink(batch, table, prio),
+            await crawl_keyset(self.client, table, org_uid, self._page_sink(batch, table),
                                page_size=self.s.page_size, on_page=self._counter(k),
-                               catalog=CATALOG)
+                               catalog=self.cat)
             await self.lander.flush(batch, table.name)
             self.progress.done(k)
 
-        await asyncio.gather(crawl(PROJECTS, 0), crawl(UNITS, UNIT_PRIO))
+        await asyncio.gather(*(crawl(t) for t in self.cat.crawled))
         return rows, target_gen, kept
 
     async def _incremental(self, org_uid: str, org: dict[str, Any], prev: st.OrgState,
-                           batch: str, report: OrgReport) -> None:
+                           batch: str, report: OrgReport, grew: bool = False) -> None:
+        """Replay the feed since our position. `grew`: the feed has new rows while the org map
+        still shows our registryHash; they are applied up to their last generation and the
+        stored hash stays the node's."""
         if prev.audit_rows <= 0 or prev.last_audit_id is None:
             raise FeedUntrusted("no audit position recorded")
         label = org.get("name") or org_uid[:12]
@@ -408,83 +516,102 @@ class _Sync:
         self.progress.task(key, f"{label}: audit since generation {prev.generation}")
         rows = await crawl_audit(self.client, org_uid, prev.audit_rows - 1,
                                  self._audit_sink(batch), page_size=self.s.page_size,
-                                 on_page=self._counter(key), catalog=CATALOG)
+                                 on_page=self._counter(key), catalog=self.cat)
         self.progress.done(key)
         await self.lander.flush(batch, "audit")
         if not len(rows) or rows.ids[0] != prev.last_audit_id:
             raise FeedUntrusted("rows below our position changed (audit reset or rollback)")
         if rows.registry_ids - {None, prev.registry_id}:
             raise FeedUntrusted("registryId changed in the feed")
-        target_gen, kept = _target(rows, 1, org.get("registryHash"), prev.generation, strict=True)
+        target_gen, kept = _target(rows, 1, None if grew else org.get(self.k.registry_hash),
+                                   prev.generation, strict=True)
 
-        await self.db.run(feed.build_events, CATALOG, batch, prev.generation, target_gen)
-        projects, units = await self.db.run(feed.refetch_keys, CATALOG, batch)
-        await asyncio.gather(
-            fetch_by_keys(self.client, PROJECTS, org_uid, projects,
-                          self._page_sink(batch, PROJECTS, 0), CATALOG),
-            fetch_by_keys(self.client, UNITS, org_uid, units,
-                          self._page_sink(batch, UNITS, UNIT_PRIO), CATALOG),
-        )
-        await self.lander.flush(batch, PROJECTS.name)
-        await self.lander.flush(batch, UNITS.name)
+        await self.db.run(feed.build_events, self.cat, batch, prev.generation, target_gen)
+        plans = await self.db.run(reread.plan, self.cat, batch, org_uid, self.s.page_size)
+        await asyncio.gather(*(self._reread(org_uid, label, batch, p) for p in plans))
+        report.reads = {p.table.name: p.summary() for p in plans if p.strategy != "none"
+                        or p.feed_applied}
         report.mode = "incremental"
         report.generation_to = target_gen
         new_state = st.OrgState(
-            org_uid, prev.registry_id, rows.roots.get(target_gen) if kept else prev.registry_hash,
+            org_uid, prev.registry_id,
+            rows.roots.get(target_gen) if kept and not grew else prev.registry_hash,
             target_gen, prev.audit_rows + kept,
             rows.ids[kept] if kept else prev.last_audit_id, sync_id=self.sync_id,
             mode="incremental")
         await self.db.run(self._commit, batch, org_uid, prev.generation, target_gen, new_state,
                           report, False)
 
+    async def _reread(self, org_uid: str, label: str, batch: str,
+                      p: reread.TablePlan) -> None:
+        """Bring one crawled table's changed records up to date as `p` planned; whatever the
+        targeted reads were expected to return and did not is re-read by key once."""
+        table, sink = p.table, self._page_sink(batch, p.table)
+        if p.strategy == "keyset":
+            k = f"{org_uid}/{table.name}"
+            self.progress.task(k, f"{label}: {table.name} (re-read)")
+            await crawl_keyset(self.client, table, org_uid, sink, page_size=self.s.page_size,
+                               on_page=self._counter(k), catalog=self.cat)
+            self.progress.done(k)
+        elif p.strategy == "targeted":
+            keys = list(p.by_key)
+            if p.new and p.since:
+                got = await fetch_since(self.client, table, org_uid, p.since, sink,
+                                        page_size=self.s.page_size, catalog=self.cat)
+                keys += [k for k in p.new if k not in got]
+            else:
+                keys += p.new
+            await fetch_by_keys(self.client, table, org_uid, keys, sink, self.cat)
+        await self.lander.flush(batch, table.name)
+
     def _commit(self, con: duckdb.DuckDBPyConnection, batch: str, org_uid: str, after_gen: int,
                 target_gen: int, new_state: st.OrgState, report: OrgReport,
                 snapshot: bool) -> None:
         """Apply one org's staged batch, its audit rows and its new state atomically."""
         if snapshot:  # (incremental syncs built them before choosing what to re-read)
-            feed.build_events(con, CATALOG, batch, after_gen, target_gen, children_only=True)
-        feed.land_uncovered(con, CATALOG, batch)
+            feed.build_events(con, self.cat, batch, after_gen, target_gen, children_only=True)
+        feed.land_from_feed(con, self.cat, batch, crawled_too=not snapshot)
         org = _lit(org_uid)
         b = _lit(batch)
         counts: dict[str, tuple[int, int, int]] = {}
         # Data and state commit together: no state means no rows of this org yet.
         fresh = snapshot and not con.execute(
             f"SELECT count(*) FROM {st.STATE} WHERE catalog_version = ? AND org_uid = ?",
-            [CATALOG.version, org_uid]).fetchall()[0][0]
-        staged = staged_counts(con, CATALOG, batch)
+            [self.cat.version, org_uid]).fetchall()[0][0]
+        staged = staged_counts(con, self.cat, batch)
         crashpoints.hit("before_commit")
         con.execute("BEGIN")
         try:
-            for name in CURRENT_STATE_TABLES:
+            for table in self.cat.current_state:
+                name = table.name
                 crashpoints.hit("mid_commit")
-                table = CATALOG.table(name)
                 if fresh and not staged[name].rows:  # nothing to add, nothing to replace
                     c = Counts()
                 elif snapshot:
-                    c = apply_batch(con, CATALOG, table, batch, self.sync_id,
-                                    scope=f"t.org_uid = {org}", fresh=fresh)
+                    c = apply_batch(con, self.cat, table, batch, self.sync_id,
+                                    scope=f"t.org_uid = {org}", fresh=fresh, record=org_uid)
                 else:
-                    c = apply_batch(con, CATALOG, table, batch, self.sync_id,
-                                    scope=_incremental_scope(table, b),
-                                    deleted=feed.deleted_keys_sql(batch, name))
+                    c = apply_batch(con, self.cat, table, batch, self.sync_id,
+                                    scope=_incremental_scope(self.cat, table, b),
+                                    deleted=feed.deleted_keys_sql(batch, name), record=org_uid)
                 counts[name] = c.as_tuple()
-            audit = CATALOG.table("audit")
+            audit = self.cat.table("audit")
             window = f"generation > {int(after_gen)} AND generation <= {int(target_gen)}"
-            c = apply_batch(con, CATALOG, audit, batch, self.sync_id,
+            c = apply_batch(con, self.cat, audit, batch, self.sync_id,
                             scope=f"t.org_uid = {org}" if snapshot else None,
                             staged_filter=window, fresh=fresh)
             counts["audit"] = c.as_tuple()
-            q = quarantine_batch(con, CATALOG, batch, self.sync_id, org_uid,
+            q = quarantine_batch(con, self.cat, batch, self.sync_id, org_uid,
                                  [n for n, c in staged.items() if c.with_issues])
-            qe, unknown = feed.quarantine_events(con, CATALOG, batch, self.sync_id, org_uid,
+            qe, unknown = feed.quarantine_events(con, self.cat, batch, self.sync_id, org_uid,
                                                  after_gen, target_gen)
             report.quarantined = q + qe
             report.unknown_audit_tables = unknown
             self._collect_unknown_fields(con, batch, [n for n, c in staged.items() if c.with_extra])
-            st.save_state(con, CATALOG.version, new_state)
-            st.record_changes(con, CATALOG.version, self.sync_id, org_uid, report.mode, counts)
+            st.save_state(con, self.cat.version, new_state)
+            st.record_changes(con, self.cat.version, self.sync_id, org_uid, report.mode, counts)
             for name in RESUMABLE:  # staged in the warehouse file: leave with the data
-                con.execute(f"DELETE FROM {staging_name(CATALOG, CATALOG.table(name))} "
+                con.execute(f"DELETE FROM {staging_name(self.cat, self.cat.table(name))} "
                             "WHERE _batch = ?", [batch])
             con.execute("COMMIT")
         except BaseException:
@@ -494,14 +621,14 @@ class _Sync:
         report.changes = {k: v for k, v in counts.items() if any(v)}
         feed.drop_events(con, batch)
         # (the resumable rows left inside the transaction)
-        clear_batch(con, CATALOG, batch, keep_resumable=True,
+        clear_batch(con, self.cat, batch, keep_resumable=True,
                     tables=[n for n, c in staged.items() if c.rows])
 
     def _collect_unknown_fields(self, con: duckdb.DuckDBPyConnection, batch: str,
                                 tables: list[str]) -> None:
-        for table in map(CATALOG.table, tables):
+        for table in map(self.cat.table, tables):
             names = con.execute(
-                f"SELECT DISTINCT unnest(json_keys(_extra)) FROM {staging_name(CATALOG, table)} "
+                f"SELECT DISTINCT unnest(json_keys(_extra)) FROM {staging_name(self.cat, table)} "
                 "WHERE _batch = ? AND _extra IS NOT NULL AND _source = 'api'",
                 [batch],
             ).fetchall()
@@ -516,12 +643,15 @@ class _Sync:
             counts = {}
             con.execute("BEGIN")
             try:
-                for name in (*CURRENT_STATE_TABLES, "audit"):
-                    n = con.execute(f"DELETE FROM {CATALOG.qualified(name)} WHERE org_uid = ?",
+                for name in (*(t.name for t in self.cat.current_state), "audit"):
+                    if name != "audit":
+                        ChangeLog(con, self.cat, self.cat.table(name), self.sync_id, org_uid
+                                  ).deleted(self.cat.qualified(name), "t.org_uid = ?", [org_uid])
+                    n = con.execute(f"DELETE FROM {self.cat.qualified(name)} WHERE org_uid = ?",
                                     [org_uid]).fetchone()[0]
                     counts[name] = (0, 0, n)
-                st.delete_state(con, CATALOG.version, org_uid)
-                st.record_changes(con, CATALOG.version, self.sync_id, org_uid, "removed", counts)
+                st.delete_state(con, self.cat.version, org_uid)
+                st.record_changes(con, self.cat.version, self.sync_id, org_uid, "removed", counts)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -533,11 +663,12 @@ class _Sync:
         return OrgReport(org_uid, None, "removed", changes=changes)
 
 
-def _resume_backfill(con: duckdb.DuckDBPyConnection, org_uid: str, registry_id: str | None,
-                     batch: str) -> AuditLog | None:
+def _resume_backfill(con: duckdb.DuckDBPyConnection, catalog: Catalog, org_uid: str,
+                     registry_id: str | None, batch: str) -> AuditLog | None:
     """Audit rows an earlier, unfinished snapshot of this org staged, relabelled to `batch`,
     as the log of what they are; None when there is nothing (usable) to resume."""
-    stg = staging_name(CATALOG, CATALOG.table("audit"))
+    stg = staging_name(catalog, catalog.table("audit"))
+    k = catalog.spelling
     mine = f"%/{org_uid}{RESUMABLE_SUFFIX}"
     found = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE registry_id IS DISTINCT FROM ?) FROM {stg} "
@@ -547,49 +678,65 @@ def _resume_backfill(con: duckdb.DuckDBPyConnection, org_uid: str, registry_id: 
         return None
     con.execute(f"UPDATE {stg} SET _batch = ? WHERE _batch LIKE ?", [batch, mine])
     rows = con.sql(  # shaped like feed rows, so the log reads them as it reads a page
-        "SELECT {'id': id, 'generation': generation, 'rootHash': root_hash, "
-        f"'registryId': registry_id}} AS r FROM {stg} WHERE _batch = ? "
+        f"SELECT {{'id': id, 'generation': generation, '{k.root_hash}': root_hash, "
+        f"'{k.registry_id}': registry_id}} AS r FROM {stg} WHERE _batch = ? "
         "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _ref) = 1 ORDER BY _ref",
         params=[batch]).to_arrow_table()
-    log_ = AuditLog(0)
+    log_ = AuditLog(0, k)
     log_.add_page(0, rows.column("r").combine_chunks())
     return log_
 
 
-def _count_rows(con: duckdb.DuckDBPyConnection, table: str, org_uid: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {CATALOG.qualified(table)} WHERE org_uid = ?",
+def _count_rows(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: str,
+                org_uid: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {catalog.qualified(table)} WHERE org_uid = ?",
                        [org_uid]).fetchall()[0][0]
 
 
-def _flag_state(con: duckdb.DuckDBPyConnection, org_uid: str) -> None:
+def _flag_state(con: duckdb.DuckDBPyConnection, catalog: Catalog, org_uid: str) -> None:
     con.execute(f"UPDATE {st.STATE} SET mode = ? WHERE catalog_version = ? AND org_uid = ?",
-                [COUNT_MISMATCH, CATALOG.version, org_uid])
+                [COUNT_MISMATCH, catalog.version, org_uid])
 
 
-def _incremental_scope(table: Table, batch_lit: str) -> str | None:
-    """Existing rows a re-read project fully describes (children missing from it are gone).
+def _incremental_scope(catalog: Catalog, table: Table, batch_lit: str) -> str | None:
+    """Existing rows a re-read parent fully describes (children missing from it are gone).
 
-    Only project children: the API nests them by `warehouseProjectId`, so a re-read project shows
-    all of them. A unit's `label_unit` rows are shown only while their label exists, so a re-read
-    unit does not prove a missing one was deleted; those follow the feed's DELETE events only.
+    Only children nested as lists by their parent (project children: a re-read project shows
+    all of them). A unit's `label_unit` rows are shown only while their label exists, so a
+    re-read unit does not prove a missing one was deleted; those follow DELETE events only.
     """
-    if table.parent_key != "warehouseProjectId":
+    parent = catalog.parent_of(table)
+    if parent is None or not any(n.table == table.name and n.many and not n.children
+                                 for n in parent.nested):
         return None
-    col = PROJECTS.key_columns[0]
-    return (f"t.{col} IN (SELECT {col} FROM {staging_name(CATALOG, PROJECTS)} "
+    col = parent.key_columns[0]
+    return (f"t.{col} IN (SELECT {col} FROM {staging_name(catalog, parent)} "
             f"WHERE _batch = {batch_lit} AND _source = 'api' AND {col} IS NOT NULL)")
 
 
-def _org_map(data: Any) -> dict[str, dict[str, Any]]:
+def _check_orgs(wanted: tuple[str, ...], org_map: dict[str, dict[str, Any]],
+                states: dict[str, st.OrgState]) -> None:
+    """An --org the node does not list (and the mirror does not hold) is a typo, not an
+    organization with nothing in it: say so, with the ones there are."""
+    unknown = [o for o in wanted if o not in org_map and o not in states]
+    if not unknown or not org_map:
+        return
+    known = "; ".join(f"{o.get('name') or '?'} ({uid})" for uid, o in
+                      sorted(org_map.items(), key=lambda kv: str(kv[1].get("name"))))
+    raise SettingError(f"--org {', '.join(unknown)}: not an organization of this node; "
+                       f"known organizations: {known}")
+
+
+def _org_map(data: Any, path: str, spelling: Spelling) -> dict[str, dict[str, Any]]:
     """The organizations map (older docs wrap it in {"organizations": {...}})."""
     if isinstance(data, dict) and isinstance(data.get("organizations"), dict):
         data = data["organizations"]
     if not isinstance(data, dict):
-        raise CadtError(f"{ORGS_PATH}: expected an object keyed by orgUid, got {type(data).__name__}")
+        raise CadtError(f"{path}: expected an object keyed by orgUid, got {type(data).__name__}")
     out = {}
     for uid, org in data.items():
         if isinstance(org, dict):
-            out[str(org.get("orgUid") or uid)] = org
+            out[str(org.get(spelling.org_uid) or uid)] = org
     return out
 
 
@@ -612,6 +759,8 @@ def _target(rows: AuditLog, skip: int, target_hash: str | None, after_gen: int |
                and g in present]
     if matches:
         target = max(matches)
+    elif strict and target_hash is None:  # no root to aim at: the feed's own end
+        target = max(gens)
     elif strict:
         raise FeedUntrusted("the organization's registryHash is not in the new audit rows")
     else:
@@ -631,3 +780,9 @@ def _target(rows: AuditLog, skip: int, target_hash: str | None, after_gen: int |
         missing = sorted(set(range(first, target + 1)) - set(seen))[:5]
         raise FeedUntrusted(f"generations missing from the feed: {missing}")
     return target, kept
+
+
+def _endpoint(catalog: Catalog, table: str) -> str:
+    endpoint = catalog.table(table).endpoint
+    assert endpoint is not None, f"catalogue {catalog.version}: {table} has no endpoint"
+    return endpoint

@@ -2,9 +2,9 @@
 
 For every DataLayer key touched in the window, the last event wins: INSERT (insert or update) or
 DELETE. The feed names tables in two spellings (`project`/`projects`, `label_units`/`label_unit`,
-...); the catalogue's `audit_names` map both. Records visible through the API are re-read from it
-(exact, node-local timestamps included); what the API no longer shows (children of a deleted
-project) is rebuilt from the feed's own values.
+...); the catalogue's `audit_names` map both. `pipelines.sync.reread` decides which records must
+be re-read from the API (new ones: their node-local times exist only there); the rest are
+rebuilt from the feed's own values, which is what the node itself builds its rows from.
 """
 
 from __future__ import annotations
@@ -33,15 +33,23 @@ def _table_case(catalog: Catalog) -> str:
 def _key_case(catalog: Catalog) -> str:
     """The changed record's key, read from the one-pass parse `v` of its `change` value."""
     whens = " ".join(
-        f"WHEN {_lit(t.name)} THEN v.{t.primary_key[0]}"
-        for t in catalog.tables if t.audit_names
+        f"WHEN {_lit(t.name)} THEN v.{t.primary_key[0]}" for t in catalog.current_state
     )
     return f"CASE tbl {whens} END"
 
 
+def _parent_case(catalog: Catalog) -> str:
+    """The key of the crawled record that nests the changed one (per `parent_key`)."""
+    whens = " ".join(
+        f"WHEN {_lit(t.name)} THEN v.{t.parent_key}"
+        for t in catalog.current_state if catalog.parent_of(t) is not None
+    )
+    return f"CASE tbl {whens} END" if whens else "NULL::VARCHAR"
+
+
 def _value_spec(catalog: Catalog) -> str:
-    keys = {t.primary_key[0] for t in catalog.tables if t.audit_names}
-    keys |= {"warehouseProjectId", "warehouseUnitId"}
+    keys = {t.primary_key[0] for t in catalog.current_state}
+    keys |= {t.parent_key for t in catalog.current_state if t.parent_key}
     return "{" + ", ".join(f'"{k}": "VARCHAR"' for k in sorted(keys)) + "}"
 
 
@@ -50,14 +58,14 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
                  children_only: bool = False) -> None:
     """Net events of generations (after, upto] from the staged audit rows of `batch`.
 
-    `children_only`: a snapshot re-reads every project and unit, so it needs the events of the
+    `children_only`: a snapshot re-reads every crawled record, so it needs the events of the
     nested tables only (for the rows the API no longer shows); skipping the rest skips parsing
-    the bulk of a long history."""
+    the bulk of a long history. `recreated`: the key was also deleted in the window, so the
+    node ingested it afresh (new node-local times)."""
     audit = staging_name(catalog, catalog.table("audit"))
     only = ""
     if children_only:
-        names = [a for t in catalog.tables if t.audit_names and not t.endpoint
-                 for a in t.audit_names]
+        names = [a for t in catalog.current_state if not t.endpoint for a in t.audit_names]
         only = 'AND "table" IN (' + ", ".join(_lit(a) for a in names) + ")"
     con.execute(
         f"""
@@ -75,60 +83,34 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
             SELECT *, {_key_case(catalog)} AS k FROM parsed
         ), ranked AS (
             SELECT *,
-                   max(generation) FILTER (WHERE type = 'DELETE')
-                       OVER (PARTITION BY tbl, k) AS last_delete,
+                   bool_or(type = 'DELETE') OVER (PARTITION BY tbl, k) AS recreated,
                    row_number() OVER (PARTITION BY tbl, k ORDER BY generation DESC, id DESC) AS rn
             FROM keyed
-        ), dated AS (
-            SELECT *,
-                   min(created_at) FILTER (WHERE type = 'INSERT'
-                                           AND generation > coalesce(last_delete, -1))
-                       OVER (PARTITION BY tbl, k) AS first_insert_at
-            FROM ranked
         )
-        SELECT tbl, audit_table, k, type, change, generation, id, created_at, first_insert_at,
-               v.warehouseProjectId AS parent_project, v.warehouseUnitId AS parent_unit
-        FROM dated WHERE rn = 1 AND tbl IS NOT NULL
+        SELECT tbl, audit_table, k, type, change, generation, id, created_at,
+               type = 'INSERT' AND recreated AS recreated, {_parent_case(catalog)} AS parent
+        FROM ranked WHERE rn = 1 AND tbl IS NOT NULL
         """,
         [batch, after_generation, upto_generation],
     )
 
 
-def refetch_keys(con: duckdb.DuckDBPyConnection, catalog: Catalog,
-                 batch: str) -> tuple[list[str], list[str]]:
-    """Projects and units to re-read because they or one of their children changed."""
-    return (_parents(con, catalog, batch, "projects", "warehouseProjectId", "parent_project"),
-            _parents(con, catalog, batch, "units", "warehouseUnitId", "parent_unit"))
+def land_from_feed(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
+                   crawled_too: bool = True) -> int:
+    """Records whose last event is INSERT but which no read of this batch returned: land them
+    from the feed's own value (source 'feed'). These are edits the plan found provably equal
+    to what the node stores, and rows the API does not show (children of a deleted project).
+    The merge keeps their node-stamped columns from the stored row, or leaves them NULL.
 
-
-def _parents(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, parent: str,
-             link: str, link_column: str) -> list[str]:
-    """Keys of `parent` records touched by an INSERT of themselves or of a child linked by
-    `link` (children per the catalogue's `parent_key`)."""
-    tables = [parent, *(t.name for t in catalog.tables if t.parent_key == link)]
-    rows = con.execute(
-        f"""
-        SELECT DISTINCT p FROM (
-            SELECT CASE WHEN tbl = {_lit(parent)} THEN k ELSE {link_column} END AS p
-            FROM {events_table(batch)}
-            WHERE type = 'INSERT' AND tbl IN ({", ".join(_lit(t) for t in tables)})
-        ) WHERE p IS NOT NULL ORDER BY p
-        """
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str) -> int:
-    """Child rows whose last event is INSERT but which no re-read returned: rebuild them from
-    the feed's value (the node keeps such rows, e.g. children of a deleted project)."""
+    `crawled_too=False` (a snapshot crawled every top-level record): child tables only."""
     events = events_table(batch)
     queries: dict[str, str] = {}
-    for table in catalog.tables:
-        if not table.audit_names or table.endpoint:  # top-level tables: the API is the truth
+    for table in catalog.current_state:
+        if table.endpoint and not crawled_too:
             continue
         pk = table.key_columns[0]
         queries[table.name] = (
-            f"SELECT TRY_CAST(change AS JSON) AS r, first_insert_at AS fb, TRUE AS unk "
+            f"SELECT TRY_CAST(change AS JSON) AS r "
             f"FROM {events} "
             f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
             f"AND k NOT IN (SELECT {pk} FROM {staging_name(catalog, table)} "
@@ -142,7 +124,7 @@ def land_uncovered(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str)
     for name, count in counts:
         if count:
             land_records_sql(con, catalog, catalog.table(name), queries[name], [batch],
-                             LandContext(batch, source="audit", prio=100))
+                             LandContext(batch, source="feed", prio=100))
             n += count
     return n
 

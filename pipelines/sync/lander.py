@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -32,10 +33,22 @@ class DbWorker:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="duckdb")
+        self.halted = False  # set by `halt`; whoever records the stop clears it
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(self.con, *args))
+        return await loop.run_in_executor(self._pool, self._call, fn, args)
+
+    def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self.halted:  # queued before the stop: it must not start (e.g. the next commit)
+            raise duckdb.InterruptException("INTERRUPT Error: the sync is stopping")
+        return fn(self.con, *args)
+
+    def halt(self) -> None:
+        """The sync is stopping (a signal): interrupt the running statement, start no more."""
+        self.halted = True
+        with contextlib.suppress(duckdb.ConnectionException):  # already closed: nothing runs
+            self.con.interrupt()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -57,10 +70,17 @@ class Lander:
         self._task = asyncio.create_task(self._loop())
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            await self._queue.put(("stop",))
-            await self._task
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self._task is None:
+            return
+        if exc_type is not None and issubclass(exc_type, asyncio.CancelledError):
+            # the sync is stopping: nothing more is worth staging, and a full queue must not
+            # keep us waiting for a "stop" slot
+            self._task.cancel()
+            await asyncio.wait([self._task])
+            return
+        await self._queue.put(("stop",))
+        await self._task
 
     async def put(self, batch: str, table: Table, stream: str, records: Records,
                   prio: int = 0) -> None:
@@ -90,15 +110,19 @@ class Lander:
                     self._error = e
             elif kind == "flush":
                 _, batch, stream, fut = item
+                if fut.done():  # its waiter was cancelled (the sync is stopping)
+                    continue
                 if self._error is not None:
                     fut.set_exception(self._error)
                     continue
                 try:
                     await self._stage(batch, stream)
                 except Exception as e:  # hand the failure to whoever waits for this stream
-                    fut.set_exception(e)
+                    if not fut.done():
+                        fut.set_exception(e)
                 else:
-                    fut.set_result(None)
+                    if not fut.done():
+                        fut.set_result(None)
 
     async def _add(self, batch: str, table: Table, stream: str, records: Records,
                    prio: int) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from pipelines import config
 from pipelines.source.client import DEFAULT_API_URL
-from pipelines.warehouse.db import database_path
+from pipelines.warehouse.db import database_path, memory_limit_setting
 
 
 @dataclass(frozen=True)
@@ -29,19 +31,41 @@ class SyncSettings:
     verify: bool = False
     publish: bool = True  # refresh the read-only serving copy after a successful sync
     verify_every_hours: float = 24.0
+    serving: Path | None = None  # the serving copy; None: serving_path(database)
+    # A warehouse mirrors one node; syncing it from another needs this (or full_refresh).
+    switch_node: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse impossible values here, before a sync starts, whoever built the settings."""
+        config.whole_number("concurrency", self.concurrency, *config.CONCURRENCY)
+        config.whole_number("page_size", self.page_size, *config.PAGE_SIZE)
+        config.whole_number("max_retries", self.max_retries, 0)
+        config.positive_number("verify_every_hours", self.verify_every_hours)
+        config.positive_number("timeout", self.timeout)
+        config.api_url("api_url", self.api_url)
 
     @classmethod
     def from_env(cls, **overrides: object) -> SyncSettings:
-        """CADT_API_URL, CADT_API_KEY, CADT_MIRROR_DB, CADT_CONCURRENCY, CADT_PAGE_SIZE (1..1000);
-        overrides win."""
-        values: dict[str, object] = {
-            "api_url": os.environ.get("CADT_API_URL") or DEFAULT_API_URL,
-            "api_key": os.environ.get("CADT_API_KEY") or None,
-            "database": database_path(None),
-            "concurrency": int(os.environ.get("CADT_CONCURRENCY") or 4),
-            "page_size": int(os.environ.get("CADT_PAGE_SIZE") or 1000),
+        """CADT_API_URL, CADT_API_KEY, CADT_MIRROR_DB, CADT_CONCURRENCY (1..16), CADT_PAGE_SIZE
+        (1..1000), CADT_VERIFY_EVERY_HOURS (> 0), each checked under its own name unless an
+        override replaces it; CADT_MIRROR_MEMORY_LIMIT is checked too (connections read it)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        env = os.environ.get
+        readers: dict[str, Callable[[], object]] = {
+            "api_url": lambda: config.api_url("CADT_API_URL",
+                                              env("CADT_API_URL") or DEFAULT_API_URL),
+            "api_key": lambda: env("CADT_API_KEY") or None,
+            "database": lambda: database_path(None),
+            "concurrency": lambda: config.whole_number(
+                "CADT_CONCURRENCY", env("CADT_CONCURRENCY") or 4, *config.CONCURRENCY),
+            "page_size": lambda: config.whole_number(
+                "CADT_PAGE_SIZE", env("CADT_PAGE_SIZE") or 1000, *config.PAGE_SIZE),
+            "verify_every_hours": lambda: config.positive_number(
+                "CADT_VERIFY_EVERY_HOURS", env("CADT_VERIFY_EVERY_HOURS") or 24.0),
         }
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values = {k: read() for k, read in readers.items() if k not in given}
+        values.update(given)
+        memory_limit_setting()
         values["database"] = Path(values["database"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
@@ -58,6 +82,7 @@ class OrgReport:
     reason: str | None = None  # why a snapshot was needed, or the failure
     unknown_audit_tables: list[str] = field(default_factory=list)
     registry_hash: str | None = None  # the root the org's rows now correspond to
+    reads: dict[str, str] = field(default_factory=dict)  # per table: how changes were read
 
 
 @dataclass
@@ -66,15 +91,20 @@ class SyncReport:
     api_url: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"  # success | partial | failed
+    status: str = "running"  # success | partial | failed | interrupted
     error: str | None = None
     requests: int = 0
     bytes: int = 0
     retries: int = 0
+    rate_limited: int = 0  # 429 answers (pacing keeps it at 0 in steady state)
+    paced_seconds: float = 0.0  # time held back for the node's rate-limit window
     orgs: list[OrgReport] = field(default_factory=list)
     pick_lists: str = "unchanged"
     published_to: str | None = None
     unknown_fields: dict[str, list[str]] = field(default_factory=dict)
+    interrupted_by: str | None = None  # SIGINT / SIGTERM when status is "interrupted"
+    committed: list[dict[str, Any]] = field(default_factory=list)  # orgs an interrupted run kept
+    bad_input: bool = False  # failed on an argument (e.g. an unknown --org): CLI exit code 2
 
     @property
     def seconds(self) -> float:

@@ -8,10 +8,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from pipelines.source.catalog import snake_case
 from pipelines.source.catalog_v1 import V1
 from pipelines.warehouse.schema import MIRROR_SCHEMA, describe_contract
 
 DOC = Path(__file__).parents[2] / "docs" / "warehouse-contract.md"
+
+def _cols(names: frozenset[str]) -> str:
+    return " and ".join(f"`{n}` (`{snake_case(n)}`)" for n in sorted(names))
+
 
 HEADER = f"""# Warehouse contract (generated)
 
@@ -30,6 +35,14 @@ Types: ISO dates and the node's SQLite-style dates -> `TIMESTAMPTZ` (UTC); unix-
 `BOOLEAN`; everything else text, exactly as sent (pick-list values are never rewritten here; the
 dbt staging layer normalises). A value that cannot be read as its type is stored as NULL and the
 whole record is copied to `{MIRROR_SCHEMA}.quarantine` with the reason.
+
+Node-local columns. A CADT node stamps {_cols(V1.node_stamped)} itself when it first ingests a
+record (`updatedAt` is not moved by later edits) and takes {_cols(V1.kept_if_absent)} from the
+record's value, keeping its stored one when a later value lacks them. The mirror reads these from
+the API. For rows with `_source = 'audit'` (records the API does not show, rebuilt from the audit
+feed's values, e.g. children added to a project that was deleted before the mirror saw them) the
+node's own times cannot be known: those columns are **NULL** unless the mirror saw the record on
+the API before, or the value carried them. They are never borrowed from other records.
 
 Mirror bookkeeping, schema `{MIRROR_SCHEMA}`:
 

@@ -42,7 +42,6 @@ STAGING_EXTRA_COLUMNS = (
     ("_raw", "VARCHAR"),
     ("_batch", "VARCHAR"),
     ("_prio", "INTEGER"),
-    ("_fallback_ts", "TIMESTAMPTZ"),
     ("_ref", "BIGINT"),
 )
 MAX_UNIX_SECONDS = 253402300799  # 9999-12-31
@@ -57,7 +56,9 @@ _BAD = 1 << (_BLOCK_BITS - 1)  # refs of non-object entries start here within a 
 @dataclass(frozen=True)
 class LandContext:
     batch: str
-    source: str = "api"  # 'api' or 'audit'
+    # 'api' (read from a list endpoint) or 'feed' (a value from the audit feed: the columns
+    # the node stamps itself are never taken from it; the merge keeps the stored ones)
+    source: str = "api"
     prio: int = 0  # lower wins when the same key lands twice (e.g. label via project and unit)
 
 
@@ -339,7 +340,7 @@ def stage_pages(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
                 else f"CAST({_q('f_' + f.api_name)} AS VARCHAR) AS {_q('f_' + f.api_name)}"
                 for f in rows.table.fields)
             _insert_typed(con, catalog, rows.table,
-                          f"SELECT {cols}, _extra, _ref, _not_object, NULL::TIMESTAMPTZ AS fb, "
+                          f"SELECT {cols}, _extra, _ref, _not_object, "
                           "NULL::VARCHAR AS _raw_text FROM _arrow_in", [],
                           LandContext(ctx.batch, ctx.source, ctx.prio + rows.depth),
                           native=rows.native)
@@ -376,10 +377,12 @@ def land_records_sql(
     params: list[object],
     ctx: LandContext,
 ) -> None:
-    """Land records given by SQL (columns r JSON, fb TIMESTAMPTZ ingest time), e.g. audit
+    """Land records given by SQL (one JSON column r), e.g. audit
     `change` values. Each holds one DataLayer key, so nested arrays in them are not followed."""
     spec = json.dumps({f.api_name: "VARCHAR" for f in table.fields})
-    known = [f.api_name for f in table.fields]
+    # nested keys (a split unit's value carries `issuance`, `labels`) name associations the
+    # node serves from their own tables, not fields
+    known = [f.api_name for f in table.fields] + [n.key for n in table.nested]
     strip_known = _lit(json.dumps(dict.fromkeys(known)))
     known_sql = "[" + ", ".join(_lit(k) for k in known) + "]"
     fields = ", ".join(f"s.{_q(f.api_name)} AS {_q('f_' + f.api_name)}" for f in table.fields)
@@ -387,11 +390,11 @@ def land_records_sql(
         SELECT {fields},
                CASE WHEN len(list_filter(json_keys(r), lambda x: NOT list_contains({known_sql}, x)))
                          > 0 THEN json_merge_patch(r, {strip_known})::VARCHAR END AS _extra,
-               NULL::BIGINT AS _ref, NOT is_object AS _not_object, fb, r::VARCHAR AS _raw_text
+               NULL::BIGINT AS _ref, NOT is_object AS _not_object, r::VARCHAR AS _raw_text
         FROM (
-            SELECT r, fb, is_object,
+            SELECT r, is_object,
                    CASE WHEN is_object THEN json_transform(r, '{spec}') END AS s
-            FROM (SELECT r, fb, starts_with(r::VARCHAR, '{{') AS is_object
+            FROM (SELECT r, starts_with(r::VARCHAR, '{{') AS is_object
                   FROM ({records_sql}) WHERE r IS NOT NULL AND r::VARCHAR <> 'null')
         )
     """
@@ -412,6 +415,8 @@ def _typed(field_type: FieldType, v: str) -> str:
     if field_type is FieldType.BIGINT:
         return (f"coalesce(TRY_CAST({v} AS BIGINT),"
                 f" TRY_CAST(TRY_CAST({blank} AS DECIMAL(38, 6)) AS BIGINT))")
+    if field_type is FieldType.DECIMAL:
+        return f"TRY_CAST({blank} AS DECIMAL(38, 6))"
     if field_type is FieldType.DOUBLE:
         return f"TRY_CAST({blank} AS DOUBLE)"
     if field_type is FieldType.BOOLEAN:
@@ -433,7 +438,7 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
                   relation: str, params: list[object], ctx: LandContext,
                   native: frozenset[str] = frozenset()) -> None:
     """INSERT into staging from a relation with text columns f_<apiName>, _extra, _ref,
-    _not_object, fb (fallback time) and _raw_text (raw record, if the caller has it).
+    _not_object and _raw_text (raw record, if the caller has it).
 
     Columns named in `native` already hold the warehouse type and are taken as they are."""
     typed = ", ".join(
@@ -453,7 +458,10 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
     ]
     any_problem = " OR ".join(cond for cond, _ in problems)
     reasons = ", ".join(f"CASE WHEN {cond} THEN {reason} END" for cond, reason in problems)
-    out_cols = ", ".join(f"{_out(f.column, ctx.source)} AS {_q(f.column)}" for f in table.fields)
+    stamped = {f.column for f in table.fields if f.api_name in catalog.node_stamped}
+    out_cols = ", ".join(
+        f"{'NULL' if ctx.source != 'api' and f.column in stamped else _q('t_' + f.column)}"
+        f" AS {_q(f.column)}" for f in table.fields)
     con.execute(
         f"""
         INSERT INTO {staging_name(catalog, table)} BY NAME
@@ -464,7 +472,6 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
                CASE WHEN len(issues) > 0 THEN _raw_text END AS _raw,
                {_lit(ctx.batch)} AS _batch,
                {ctx.prio} AS _prio,
-               fb AS _fallback_ts,
                _ref
         FROM (
             SELECT *, CASE WHEN _not_object THEN ['not a JSON object']
@@ -476,20 +483,6 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
         """,
         params,
     ).fetchall()  # consume the row count: DuckDB 2 refuses new work while a result is open
-
-
-def _out(column: str, source: str) -> str:
-    """Column expression; node-local timestamps fall back to the ingest time `fb`.
-
-    A CADT node strips `updatedAt` from incoming values and stamps its own ingest time, so for
-    records rebuilt from the audit feed `updated_at` is that time, never the value's.
-    """
-    typed = _q("t_" + column)
-    if column == "updated_at" and source == "audit":
-        return f"coalesce(fb, {typed})"
-    if column in ("created_at", "updated_at"):
-        return f"coalesce({typed}, fb)"
-    return typed
 
 
 def _lit(s: str) -> str:

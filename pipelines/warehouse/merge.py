@@ -46,6 +46,7 @@ def apply_batch(
     deleted: str | None = None,
     staged_filter: str = "TRUE",
     fresh: bool = False,
+    record: str | None = None,
 ) -> Counts:
     """Apply staged rows of `batch` to `table`. Must run inside the caller's transaction.
 
@@ -53,14 +54,20 @@ def apply_batch(
     deleted: SQL query returning keys (one column `k`) to delete.
     fresh:   the target holds nothing of this batch's scope yet (an organization's first
              snapshot): skip comparing with existing rows.
+    record:  the organization to log each inserted, updated and deleted record under in
+             `cadt_mirror.record_changes` (a first snapshot logs one `snapshot` row instead).
     """
     target = catalog.qualified(table.name)
     stg = staging_name(catalog, table)
     key_t = key_expr(table, "t")
     cols = [_q(f.column) for f in table.fields]
+    log = ChangeLog(con, catalog, table, sync_id, record) if record is not None else None
     if fresh:
-        return _insert_fresh(con, table, target, stg, batch, cols, staged_filter, sync_id)
-    _create_new(con, table, target, stg, batch, cols, staged_filter)
+        counts = _insert_fresh(con, table, target, stg, batch, cols, staged_filter, sync_id)
+        if log is not None and (counts.inserted or counts.updated):
+            log.snapshot(counts)
+        return counts
+    _create_new(con, catalog, table, target, stg, batch, cols, staged_filter)
 
     gone_parts = []
     if scope:
@@ -77,8 +84,12 @@ def apply_batch(
         n_deleted = con.execute(
             f"SELECT count(*) FROM {target} t WHERE {key_t} IN (SELECT k FROM _gone)"
         ).fetchone()[0]
+        if log is not None and n_deleted:
+            log.deleted(target, f"{key_t} IN (SELECT k FROM _gone)")
         con.execute(f"DELETE FROM {target} t WHERE {key_t} IN (SELECT k FROM _gone)")
     ins, upd = con.execute("SELECT count(*) FILTER (_is_new), count(*) FILTER (_is_changed) FROM _new").fetchone()
+    if log is not None and (ins or upd):
+        log.upserted(target, key_t)
     con.execute(f"DELETE FROM {target} t WHERE {key_t} IN (SELECT _k FROM _new)")
     con.execute(
         f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, _source, now(), ? FROM _new",
@@ -98,6 +109,51 @@ def _deduped(table: Table, stg: str, staged_filter: str) -> str:
     """
 
 
+CHANGES = f"{MIRROR_SCHEMA}.record_changes"
+
+
+class ChangeLog:
+    """Per-record changes of one apply, inside its transaction: inserts (the key), updates
+    (`{column: [before, after]}` of the columns that changed) and deletes (the row as it was)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
+                 sync_id: str, org_uid: str) -> None:
+        self.con, self.table = con, table
+        self.head = [sync_id, catalog.version, org_uid, table.name]
+        self.cols = [*(f.column for f in table.fields), "_extra"]
+
+    def _insert(self, select: str) -> None:
+        self.con.execute(f"INSERT INTO {CHANGES} SELECT ?, ?, ?, ?, * FROM ({select})",
+                         self.head).fetchall()
+
+    def snapshot(self, counts: Counts) -> None:
+        self._insert(f"SELECT NULL::VARCHAR, 'snapshot', "
+                     f"json_object('rows', {counts.inserted + counts.updated}), now()")
+
+    def deleted(self, target: str, where: str, params: list[object] | None = None) -> None:
+        """Log the rows of `target` (alias t) that `where` selects, before they are deleted."""
+        row = ", ".join(f"'{c}', t.{_q(c)}" for c in self.cols)
+        self.con.execute(
+            f"INSERT INTO {CHANGES} SELECT ?, ?, ?, ?, {key_expr(self.table, 't')}::VARCHAR, "
+            f"'delete', json_object({row}), now() FROM {target} t WHERE {where}",
+            [*self.head, *(params or [])]).fetchall()
+
+    def upserted(self, target: str, key_t: str) -> None:
+        diff = ", ".join(
+            f"'{c}', CASE WHEN t.{_q(c)} IS DISTINCT FROM n.{_q(c)} "
+            f"THEN json_array(t.{_q(c)}, n.{_q(c)}) END" for c in self.cols)
+        self._insert(
+            f"SELECT n._k::VARCHAR, CASE WHEN n._is_new THEN 'insert' ELSE 'update' END, "
+            f"CASE WHEN n._is_new THEN NULL ELSE json_merge_patch('{{}}', json_object({diff})) "
+            f"END, now() FROM _new n LEFT JOIN {target} t ON {key_t} = n._k "
+            f"WHERE n._is_new OR n._is_changed")
+
+
+# Rows staged from the feed ('feed') keep the stored row's source: an edit of a record the API
+# shows stays 'api'; a record only the feed has becomes 'audit'.
+_FINAL_SOURCE = "CASE WHEN {s}_source = 'feed' THEN coalesce({o}, 'audit') ELSE {s}_source END"
+
+
 def _insert_fresh(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: str,
                   batch: str, cols: list[str], staged_filter: str, sync_id: str) -> Counts:
     """Straight from staging into the target: nothing of this scope exists to compare with."""
@@ -105,36 +161,53 @@ def _insert_fresh(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg
     replaced = con.execute(
         f"DELETE FROM {target} t WHERE {key_expr(table, 't')} IN (SELECT {key_expr(table)} "
         f"FROM {stg} WHERE _batch = ? AND ({staged_filter}))", [batch]).fetchall()[0][0]
+    source = _FINAL_SOURCE.format(s="", o="NULL")
     inserted = con.execute(
-        f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, _source, now(), ? "
+        f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, {source}, now(), ? "
         f"FROM ({_deduped(table, stg, staged_filter)})", [sync_id, batch]).fetchall()[0][0]
     return Counts(inserted - replaced, replaced, 0)
 
 
-def _create_new(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: str, batch: str,
-                cols: list[str], staged_filter: str) -> None:
+def _create_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table, target: str,
+                stg: str, batch: str, cols: list[str], staged_filter: str) -> None:
+    """`_new`: the batch's rows as they will be stored, flagged new or changed.
+
+    For rows from the feed, what the node stamps itself comes from the stored row (NULL for a
+    record we never saw on the API), and what the node keeps when a value lacks it falls back
+    to the stored row, as the node does on re-ingest."""
     key_s = key_expr(table, "s")
     key_t = key_expr(table, "t")
-    has_ts = {c for c in ('"created_at"', '"updated_at"') if c in cols}
-    select_cols = [
-        (f"CASE WHEN s._source = 'audit' THEN coalesce(o.{c}, s.{c}) ELSE s.{c} END AS {c}"
-         if c in has_ts else f"s.{c}")
-        for c in cols
-    ]
-    old_ts = "".join(f", t.{c}" for c in sorted(has_ts))
-    hash_s = f"hash({', '.join('s.' + c for c in cols)}, s._extra::VARCHAR)"
-    hash_t = f"hash({', '.join('t.' + c for c in cols)}, t._extra::VARCHAR)"
+    by_name = {_q(f.column): f.api_name for f in table.fields}
+    from_feed = "s._source <> 'api'"
+
+    def final(c: str) -> str:
+        if by_name[c] in catalog.node_stamped:
+            return f"CASE WHEN {from_feed} THEN o.{c} ELSE s.{c} END AS {c}"
+        if by_name[c] in catalog.kept_if_absent:
+            return f"CASE WHEN {from_feed} THEN coalesce(s.{c}, o.{c}) ELSE s.{c} END AS {c}"
+        return f"s.{c}"
+
+    stamped = [c for c in cols if by_name[c] in catalog.node_stamped | catalog.kept_if_absent]
+    old_cols = "".join(f", t.{c}" for c in stamped)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT {", ".join(select_cols)}, s._extra, s._source, {key_s} AS _k,
-               o._k IS NULL AS _is_new,
-               o._k IS NOT NULL AND o._h IS DISTINCT FROM {hash_s} AS _is_changed
-        FROM ({_deduped(table, stg, staged_filter)}) s
-        LEFT JOIN (
-            SELECT {key_t} AS _k, {hash_t} AS _h{old_ts} FROM {target} t
-            WHERE {key_t} IN (SELECT {key_expr(table)} FROM {stg} WHERE _batch = ?)
-        ) o ON o._k = {key_s}
+        SELECT *, _o_k IS NULL AS _is_new,
+               _o_k IS NOT NULL AND _o_h IS DISTINCT FROM
+                   hash({", ".join(cols)}, _extra::VARCHAR) AS _is_changed
+        FROM (
+            SELECT {", ".join(final(c) for c in cols)}, s._extra,
+                   {_FINAL_SOURCE.format(s="s.", o="o._source")} AS _source,
+                   {key_s} AS _k, o._k AS _o_k, o._h AS _o_h
+            FROM ({_deduped(table, stg, staged_filter)}) s
+            LEFT JOIN (
+                SELECT {key_t} AS _k, t._source,
+                       hash({", ".join("t." + c for c in cols)}, t._extra::VARCHAR) AS _h
+                       {old_cols}
+                FROM {target} t
+                WHERE {key_t} IN (SELECT {key_expr(table)} FROM {stg} WHERE _batch = ?)
+            ) o ON o._k = {key_s}
+        )
         """,
         [batch, batch],
     )

@@ -26,9 +26,10 @@ def serving_path(database: Path) -> Path:
     return database.with_name(database.stem + ".serving" + (database.suffix or ".duckdb"))
 
 
-def publish(con: duckdb.DuckDBPyConnection, database: Path) -> Path:
-    """Checkpoint the open warehouse and atomically replace the serving copy with it."""
-    target = serving_path(Path(database))
+def publish(con: duckdb.DuckDBPyConnection, database: Path, target: Path | None = None) -> Path:
+    """Checkpoint the open warehouse and atomically replace the serving copy (`target`, else
+    serving_path(database)) with it."""
+    target = Path(target) if target is not None else serving_path(Path(database))
     con.execute("CHECKPOINT")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -39,10 +40,10 @@ def publish(con: duckdb.DuckDBPyConnection, database: Path) -> Path:
     return target
 
 
-def publish_file(database: Path) -> Path:
+def publish_file(database: Path, target: Path | None = None) -> Path:
     """`publish` for a caller that does not hold the warehouse open (CLI build, Dagster)."""
     con = connect(database)
     try:
-        return publish(con, database)
+        return publish(con, database, target)
     finally:
         con.close()

@@ -16,7 +16,7 @@ MIRROR_SCHEMA = "cadt_mirror"
 # Mirror-owned columns appended to every catalogue table.
 MIRROR_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("_extra", "JSON", "Fields the catalogue does not know yet, as a JSON object (else NULL)."),
-    ("_source", "VARCHAR", "'api' (read from a list endpoint) or 'audit' (rebuilt from the change feed because the API no longer shows it, e.g. children of a deleted project)."),
+    ("_source", "VARCHAR", "'api' (a record the API shows: read from a list endpoint, or an edit of one applied from the change feed's value, which is what the node builds the row from) or 'audit' (a record only the change feed shows, e.g. a child of a deleted project: its node-local times may be NULL)."),
     ("_synced_at", "TIMESTAMPTZ", "When the mirror last wrote this row."),
     ("_sync_id", "VARCHAR", "The sync run that last wrote this row (see cadt_mirror.sync_runs)."),
 )
@@ -41,9 +41,27 @@ CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.quarantine (
     sync_id VARCHAR, quarantined_at TIMESTAMPTZ, catalog_version VARCHAR, org_uid VARCHAR,
     table_name VARCHAR, record_key VARCHAR, reason VARCHAR, raw VARCHAR
 );
+-- per record: what each sync changed (op insert / update / delete, or one 'snapshot' row per
+-- table for an organization's first snapshot); `changed`: {{column: [before, after]}} for an
+-- update, the row as it was for a delete
+CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.record_changes (
+    sync_id VARCHAR, catalog_version VARCHAR, org_uid VARCHAR, table_name VARCHAR,
+    record_key VARCHAR, op VARCHAR, changed JSON, recorded_at TIMESTAMPTZ
+);
 CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.http_cache (
     url VARCHAR, etag VARCHAR, stored_at TIMESTAMPTZ
 );
+-- the CADT node this warehouse mirrors (one row; see state.node_root for what "same node" means)
+CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.node (
+    api_url VARCHAR, governance_body VARCHAR, datamodel_version VARCHAR, api_version VARCHAR,
+    recorded_at TIMESTAMPTZ, sync_id VARCHAR
+);
+-- a row marks a warehouse `cadt-mirror demo` made, the only kind it may overwrite
+CREATE TABLE IF NOT EXISTS {MIRROR_SCHEMA}.demo (
+    created_at TIMESTAMPTZ, seed BIGINT, scale DOUBLE
+);
+-- the node a run switched away from (--switch-node / --full-refresh), else NULL
+ALTER TABLE {MIRROR_SCHEMA}.sync_runs ADD COLUMN IF NOT EXISTS switched_from VARCHAR;
 """
 
 

@@ -36,8 +36,8 @@ def test_status_without_a_warehouse_says_what_to_do(tmp_path):
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    db = tmp_path / "demo.duckdb"
-    proc = run_cli("demo", "--database", str(db), "--scale", "1", timeout=600)
+    db = tmp_path / "demo" / "cadt.duckdb"
+    proc = run_cli("demo", "--dir", str(db.parent), "--scale", "1", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "4/4" in proc.stdout and "marts:" in proc.stdout
     con = duckdb.connect(str(db), read_only=True)

@@ -14,8 +14,16 @@ from .conftest import crawl
 
 
 def _audit(c: httpx.Client, org: str) -> list[dict]:
-    return c.get("/v1/audit", params={"orgUid": org, "page": 1, "limit": 100000,
-                                      "order": "ASC"}).json()["data"]
+    """The whole feed, 1000 rows a page (the newer builds' maximum, which the simulator keeps)."""
+    out: list[dict] = []
+    page = 1
+    while True:
+        doc = c.get("/v1/audit", params={"orgUid": org, "page": page, "limit": 1000,
+                                         "order": "ASC"}).json()
+        out.extend(doc["data"])
+        if page >= doc["pageCount"]:
+            return out
+        page += 1
 
 
 def _gen_rows(c: httpx.Client, org: str, gen: int) -> list[dict]:

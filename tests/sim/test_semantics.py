@@ -30,7 +30,8 @@ def test_validation(client: httpx.Client, sim: Simulator) -> None:
         assert body["message"] == "Data Validation error" and body["success"] is False
     assert _v(client, "/v1/units", page=1, limit=1001).json()["errors"] == [
         '"limit" must be less than or equal to 1000']
-    assert _v(client, "/v1/units", page=1).json()["errors"] == ['"limit" is required']
+    assert _v(client, "/v1/units", page=1).json()["errors"] == [  # Joi reports both
+        '"limit" is required', '"value" contains [page] without its required peers [limit]']
     one = sim.truth("units")[0]["warehouseUnitId"]
     assert _v(client, "/v1/units", page=1, warehouseUnitId=one).json()["errors"] == [
         '"value" contains [page] without its required peers [limit]']
@@ -61,7 +62,7 @@ def test_keyset_crawl_exactly_once(client: httpx.Client, sim: Simulator) -> None
 
 
 def test_in_refetch(client: httpx.Client, sim: Simulator) -> None:
-    ids = sorted(u["warehouseUnitId"] for u in sim.truth("units"))[:150]
+    ids = sorted(u["warehouseUnitId"] for u in sim.truth("units"))[:2]  # filter <= 100 chars
     doc = _v(client, "/v1/units", page=1, limit=1000,
              filter=f'warehouseUnitId:{httpx._utils.to_str(str(ids).replace(chr(39), chr(34)))}:in'
              ).json()

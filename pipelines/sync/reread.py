@@ -1,0 +1,186 @@
+"""Which changed records an incremental sync must re-read from the API, and how.
+
+A CADT node builds each row from the DataLayer value the audit feed also shows
+(`src/tasks/sync-registries.js`: the value is upserted after dropping `updatedAt`, and
+`createdAt` when null), so for a record the mirror already holds, the feed's value with the
+stored node-stamped columns *is* the node's row, provided the value is complete and each field
+has the type the node keeps unchanged (a string for text, an integer for numbers, a
+millisecond ISO time for dates). Those edits cost no request. What the feed cannot give is the
+node-local first-ingest time of a *new* record: new records are read from the API, where
+`updatedAt` is that time, so `filter=updatedAt:<t>:gt` finds them a page of 1000 at a time.
+Anything else (an incomplete or oddly typed value, a new child of an existing parent) re-reads
+its record, or the parent that nests it, by key; and when the keys would cost more requests
+than reading the organization's whole table, the table is re-crawled instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import duckdb
+
+from pipelines.source.catalog import Catalog, FieldType, Table
+from pipelines.sync.feed import events_table
+from pipelines.warehouse.landing import _lit
+from pipelines.warehouse.schema import _q
+
+ISO_MS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
+# JSON types (DuckDB's json_type) the node stores unchanged, per warehouse type
+_PLAIN = {
+    FieldType.TEXT: "('VARCHAR')",
+    FieldType.BIGINT: "('BIGINT', 'UBIGINT')",
+    FieldType.DOUBLE: "('BIGINT', 'UBIGINT', 'DOUBLE')",
+    FieldType.BOOLEAN: "('BOOLEAN')",
+}
+SINCE_MARGIN_S = 1  # re-read records ingested up to a second before our newest: clock ties
+
+
+@dataclass
+class TablePlan:
+    """How one crawled table of one organization is brought up to date."""
+
+    table: Table
+    new: list[str] = field(default_factory=list)  # keys the mirror does not hold
+    by_key: list[str] = field(default_factory=list)  # held keys (or parents) to re-read
+    since: str | None = None  # ISO time: the org's newest node-stamped time we hold, less margin
+    held_rows: int = 0  # the org's rows of this table in the mirror
+    feed_applied: int = 0  # changed records taken from the feed's values (no request)
+    strategy: str = "none"  # none | targeted | keyset
+
+    def summary(self) -> str:
+        parts = [self.strategy]
+        if self.new:
+            parts.append(f"{len(self.new)} new")
+        if self.by_key:
+            parts.append(f"{len(self.by_key)} by key")
+        if self.feed_applied:
+            parts.append(f"{self.feed_applied} from the feed")
+        return ", ".join(parts)
+
+    def requests(self, page_size: int) -> int:
+        """Requests the chosen strategy needs (before verification re-reads)."""
+        if self.strategy == "keyset":
+            return keyset_requests(self.held_rows + len(self.new), page_size)
+        if self.strategy == "none":
+            return 0
+        since = math.ceil(len(self.new) / page_size) + 1 if self.new and self.since else 0
+        keys = self.by_key if self.since else [*self.by_key, *self.new]
+        return since + key_requests(self.table, keys)
+
+
+def keyset_requests(rows: int, page_size: int) -> int:
+    return rows // page_size + 1
+
+
+def keys_per_request(table: Table, key_len: int = 36) -> int:
+    """How many keys of `key_len` characters one request may carry for `table`."""
+    read = table.read
+    if read is not None and read.ids_param:
+        return read.ids_max
+    limit = read.filter_max if read is not None else None
+    if limit is None:
+        return 100  # keeps the URL well under Node's 16 KB header limit
+    # f'{pk}:["k1","k2"]:in'
+    fixed = len(table.primary_key[0]) + len(":[]:in")
+    return max(1, (limit - fixed + 1) // (key_len + 3))
+
+
+def key_requests(table: Table, keys: list[str]) -> int:
+    if not keys:
+        return 0
+    return math.ceil(len(keys) / keys_per_request(table, max(len(k) for k in keys)))
+
+
+def _plain_sql(catalog: Catalog, table: Table, j: str) -> str:
+    """SQL predicate: value `j` is complete and typed as the node stores it unchanged."""
+    known = [f.api_name for f in table.fields] + [n.key for n in table.nested]
+    required = [f.api_name for f in table.fields
+                if f.api_name not in catalog.node_stamped | catalog.kept_if_absent]
+    conds = [
+        f"json_type({j}) = 'OBJECT'",
+        f"len(list_filter(json_keys({j}), lambda x: NOT list_contains("
+        f"[{', '.join(map(_lit, known))}], x))) = 0",
+        f"list_has_all(json_keys({j}), [{', '.join(map(_lit, required))}])",
+    ]
+    for f in table.fields:
+        if f.api_name in catalog.node_stamped:
+            continue  # the node drops it
+        t = f"json_type({j}, {_lit('$.' + f.api_name)})"
+        text = f"json_extract_string({j}, {_lit('$.' + f.api_name)})"
+        absent_ok = f.api_name in catalog.kept_if_absent
+        # an explicit null of a kept-if-absent column is ambiguous: re-read instead
+        null_ok = "" if absent_ok else f"{t} = 'NULL' OR "
+        missing = f"{t} IS NULL OR " if absent_ok else ""
+        if f.type in _PLAIN:
+            ok = f"{t} IN {_PLAIN[f.type]}"
+        elif f.type is FieldType.TIMESTAMP:
+            ok = f"({t} = 'VARCHAR' AND regexp_full_match({text}, {_lit(ISO_MS)}))"
+        elif f.type is FieldType.UNIX_SECONDS:
+            ok = (f"({t} IN ('BIGINT', 'UBIGINT') OR "
+                  f"({t} = 'VARCHAR' AND regexp_full_match({text}, '[0-9]{{1,12}}')))")
+        else:
+            ok = "FALSE"
+        conds.append(f"coalesce({missing}{null_ok}{ok}, FALSE)")
+    return " AND ".join(f"({c})" for c in conds)
+
+
+def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: str,
+         page_size: int) -> list[TablePlan]:
+    """Classify the INSERT events of `batch` (see `feed.build_events`) and plan the reads."""
+    events = events_table(batch)
+    work = "_plan_" + hashlib.sha1(batch.encode()).hexdigest()[:16]
+    parts = []
+    for table in catalog.current_state:
+        pk = _q(table.key_columns[0])
+        parts.append(f"""
+            SELECT e.tbl, e.k, e.parent, h.k IS NOT NULL AND NOT e.recreated AS held,
+                   coalesce({_plain_sql(catalog, table, 'e.j')}, FALSE) AS plain
+            FROM (SELECT *, TRY_CAST(change AS JSON) AS j FROM {events}
+                  WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL) e
+            LEFT JOIN (SELECT {pk} AS k FROM {catalog.qualified(table.name)}) h ON h.k = e.k""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS " + " UNION ALL ".join(parts))
+    try:
+        return [_plan_one(con, catalog, work, table, org_uid, page_size)
+                for table in catalog.crawled]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {work}")
+
+
+def _plan_one(con: duckdb.DuckDBPyConnection, catalog: Catalog, work: str, table: Table,
+              org_uid: str, page_size: int) -> TablePlan:
+    p = TablePlan(table)
+    name = _lit(table.name)
+    p.new = _keys(con, f"SELECT k FROM {work} WHERE tbl = {name} AND NOT held")
+    children = [c.name for c in catalog.current_state if catalog.parent_of(c) is table]
+    child_list = ", ".join(map(_lit, children)) or "''"
+    p.by_key = _keys(con, f"""
+        SELECT k FROM {work} WHERE tbl = {name} AND held AND NOT plain
+        UNION
+        SELECT parent FROM {work}
+        WHERE tbl IN ({child_list}) AND NOT (held AND plain) AND parent IS NOT NULL
+          AND parent NOT IN (SELECT k FROM {work} WHERE tbl = {name} AND NOT held)""")
+    p.feed_applied = con.execute(
+        f"SELECT count(*) FROM {work} WHERE held AND plain AND (tbl = {name} "
+        f"OR tbl IN ({child_list}))").fetchall()[0][0]
+    stamp = next((f.column for f in table.fields
+                  if table.read and f.api_name == table.read.since_field), None)
+    held, newest = con.execute(
+        "SELECT count(*), "
+        + (f"strftime(timezone('UTC', max({_q(stamp)})) - INTERVAL {SINCE_MARGIN_S} SECOND, "
+           f"'%Y-%m-%dT%H:%M:%S.%gZ') " if stamp else "NULL ")
+        + f"FROM {catalog.qualified(table.name)} WHERE org_uid = ? AND _source = 'api'",
+        [org_uid]).fetchall()[0]
+    p.held_rows, p.since = held, newest
+    if not p.new and not p.by_key:
+        p.strategy = "none"
+        return p
+    p.strategy = "targeted"
+    if keyset_requests(p.held_rows + len(p.new), page_size) < p.requests(page_size):
+        p.strategy = "keyset"
+    return p
+
+
+def _keys(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    return [r[0] for r in con.execute(f"SELECT DISTINCT k FROM ({sql}) t(k) ORDER BY k").fetchall()]
