@@ -43,6 +43,10 @@ class SyncSettings:
         config.positive_number("verify_every_hours", self.verify_every_hours)
         config.positive_number("timeout", self.timeout)
         config.api_url("api_url", self.api_url)
+        # paths may come as text (Dagster config, callers' own settings)
+        object.__setattr__(self, "database", Path(self.database))
+        if self.serving is not None:
+            object.__setattr__(self, "serving", Path(self.serving))
 
     @classmethod
     def from_env(cls, **overrides: object) -> SyncSettings:

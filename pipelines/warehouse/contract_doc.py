@@ -52,7 +52,14 @@ Mirror bookkeeping, schema `{MIRROR_SCHEMA}`:
 | `sync_changes` | run × organization × table: rows inserted, updated, deleted |
 | `sync_state` | organization: registry id and hash, generation, audit position, last sync |
 | `quarantine` | record that could not be landed as is: table, key, reason, raw JSON |
+| `record_changes` | record a sync inserted, updated (changed columns, before and after) or deleted (the row as it was); an organization's first snapshot is one `snapshot` row per table |
 | `http_cache` | URL whose ETag lets the next sync ask `If-None-Match` |
+| `node` | the CADT node this warehouse mirrors (URL, governance body, data-model and API version) |
+| `demo` | present only in a warehouse `cadt-mirror demo` made (the only kind it overwrites) |
+
+Run statuses in `sync_runs`: `running`, `success`, `partial` (some organizations failed),
+`failed`, `interrupted` (SIGINT/SIGTERM: the organizations committed before it are listed),
+`abandoned` (left `running` by a killed process; marked by the next sync).
 
 """
 
