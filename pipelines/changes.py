@@ -98,7 +98,7 @@ def parse_since(text: str | datetime | date | Since, now: datetime | None = None
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if word in ("today", "yesterday"):
         return Since(time=midnight - timedelta(days=word == "yesterday"))
-    if word in WEEKDAYS or word[:3] in {d[:3] for d in WEEKDAYS} and len(word) == 3:
+    if word in WEEKDAYS or (word[:3] in {d[:3] for d in WEEKDAYS} and len(word) == 3):
         day = next(i for i, d in enumerate(WEEKDAYS) if d.startswith(word))
         return Since(time=midnight - timedelta(days=(now.weekday() - day) % 7))
     try:
