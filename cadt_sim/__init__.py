@@ -18,8 +18,7 @@ from .admin import AdminClient
 from .app import State, make_app
 from .ledger import Ledger
 from .server import Background
-from .truth import snapshot
-from .truth_v2 import snapshot_v2
+from .truth import snapshot, snapshot_v2
 
 __all__ = ["KINDS", "V2_KINDS", "AdminClient", "Simulator"]
 

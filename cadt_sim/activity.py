@@ -6,13 +6,14 @@ built from the org's current key/value state the way the real CADT writer stages
 
 from __future__ import annotations
 
-import copy
 import random
 from typing import Any
 
+from .activity_base import ActivityBase, UnitKeys
 from .activity_v2 import V2_CHURN_KINDS, V2_KINDS, ActivityV2
+from .datalayer import Op
 from .generator import ORG_NAMES, Factory
-from .ledger import Ledger, Op, Org
+from .ledger import Ledger, Org
 
 KINDS = ("new_projects", "issue_units", "retire", "cancel", "split", "edit_projects",
          "edit_units", "add_children", "remove_children", "delete_projects", "delete_units",
@@ -26,15 +27,18 @@ KIND_GROUPS = {"v1": CHURN_KINDS, "v2": V2_CHURN_KINDS, "all": CHURN_KINDS + V2_
 CHILD_PREFIXES = ("projectLocations", "labels", "issuances", "coBenefits", "relatedProjects",
                   "projectRatings", "estimations")
 AUTHORS = ["registry-bot", "ops@registry.example", "Jürgen Müller", "system"]
+UNIT_KEYS = UnitKeys("unitBlockStart", "unitBlockEnd", "serialNumberBlock", "unitCount",
+                     "createdAt", "updatedAt")
 
 
-class Activity:
+class Activity(ActivityBase):
     """Commits activity of a given kind; shared by the initial history, admin API and churn."""
 
+    authors = AUTHORS
+
     def __init__(self, ledger: Ledger, factory: Factory, seed: int = 0) -> None:
-        self.ledger = ledger
+        super().__init__(ledger, ledger, random.Random(seed ^ 0xAC7))
         self.f = factory
-        self.rng = random.Random(seed ^ 0xAC7)
         self.v2: ActivityV2 | None = None  # attached by activity_v2.build_v2
 
     def expand_kinds(self, kinds: list[str] | None) -> list[str]:
@@ -56,32 +60,6 @@ class Activity:
             return self.ledger.orgs[org]
         return self.ledger.orgs[self.rng.choice(sorted(self.ledger.orgs))]
 
-    def _ts(self) -> int:
-        return self.ledger.clock_s + 1
-
-    def _pick(self, org: Org, prefix: str, ids: list[str], n: int,
-              pred: Any = None) -> list[tuple[str, dict]]:
-        """n distinct live records of the org (values decoded from the ledger)."""
-        out: list[tuple[str, dict]] = []
-        seen: set[str] = set()
-        tries = 0
-        while ids and len(out) < n and tries < n * 30 + 50:
-            tries += 1
-            rid = ids[self.rng.randrange(len(ids))]
-            if rid in seen:
-                continue
-            v = self.ledger.value(org, prefix, rid)
-            if v is None or (pred is not None and not pred(v)):
-                continue
-            seen.add(rid)
-            out.append((rid, v))
-        return out
-
-    def _commit(self, org: Org, ops: list[Op], comment: str, advance_s: int | None = None
-                ) -> dict[str, Any]:
-        return self.ledger.commit(org, ops, comment=comment, author=self.rng.choice(AUTHORS),
-                                  advance_s=advance_s)
-
     # ---- kinds ------------------------------------------------------------------------------
     def run(self, kind: str, count: int = 1, org: str | None = None,
             advance_s: int | None = None) -> dict[str, Any]:
@@ -97,14 +75,14 @@ class Activity:
             if kind == "remove_org":
                 return self.remove_org(org)
             if kind == "audit_reset":
-                return self.audit_reset(self._org(org), max(1, count))
+                return self.ledger.audit_reset(self._org(org), max(1, count))
             o = self._org(org)
             ops = getattr(self, "_" + kind)(o, max(0, count))
-            return self._commit(o, ops, f"{kind} x{count}", advance_s)
+            return self.commit(o, ops, f"{kind} x{count}", advance_s)
 
     def project_ops(self, o: Org, n_projects: int, units_per_project: float,
                     copies: list[dict] | None = None) -> list[Op]:
-        f, r, ts = self.f, self.f.rng, self._ts()
+        f, r, ts = self.f, self.f.rng, self._clock()
         ops: list[Op] = []
         for i in range(n_projects):
             copy_of = copies[i] if copies and i < len(copies) else None
@@ -133,7 +111,7 @@ class Activity:
         vint = self.f.rng.randint(2018, 2024)
         iid, iv = self.f.issuance(o.orgUid, pid, vint)
         return [("issuances", iid, iv),
-                *self.f.unit_blocks(o.orgUid, pid, iid, vint, max(1, n), self._ts(), False)]
+                *self.f.unit_blocks(o.orgUid, pid, iid, vint, max(1, n), self._clock(), False)]
 
     def _set_status(self, o: Org, n: int, status: str) -> list[Op]:
         ops: list[Op] = []
@@ -146,42 +124,17 @@ class Activity:
             ops.append(("unit", uid, v))
         return ops
 
-    def _retire(self, o: Org, n: int) -> list[Op]:
-        return self._set_status(o, n, "Retired")
-
-    def _cancel(self, o: Org, n: int) -> list[Op]:
-        return self._set_status(o, n, "Cancelled")
-
     def _split(self, o: Org, n: int) -> list[Op]:
         """POST /v1/units/split: record 0 keeps the id, the others are deep copies with new ids."""
         ops: list[Op] = []
         lu_t = self.ledger.db["label_unit"]
         for uid, v in self._pick(o, "unit", self.f.units.get(o.orgUid, []), n,
-                                 lambda v: isinstance(v.get("unitCount"), int)
-                                 and v["unitCount"] >= 2):
-            total = v["unitCount"]
-            parts = 2 if total < 3 or self.rng.random() < 0.7 else 3
-            cuts = sorted(self.rng.sample(range(1, total), parts - 1))
-            counts = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-            start = str(v.get("unitBlockStart") or "")
-            head, _, num = start.rpartition("-")
-            base = int(num) if num.isdigit() else None
+                                 self.splittable(UNIT_KEYS)):
+            pieces = self._split_copies(v, UNIT_KEYS)
             iss = self.ledger.value(o, "issuances", v["issuanceId"]) if v.get("issuanceId") else None
             label_ids = [lu_t.rows[x].extra for x in lu_t.by_parent.get(uid, ())]
             labels = [lv for lv in (self.ledger.value(o, "labels", x) for x in label_ids if x) if lv]
-            off = 0
-            for i, c in enumerate(counts):
-                rec = copy.deepcopy(v)
-                rec.pop("createdAt", None)
-                rec.pop("updatedAt", None)
-                if base is not None:
-                    rec["unitBlockStart"] = f"{head}-{base + off}"
-                    rec["unitBlockEnd"] = f"{head}-{base + off + c - 1}"
-                else:
-                    rec["unitBlockStart"] = f"{start}/{i + 1}"
-                    rec["unitBlockEnd"] = f"{v.get('unitBlockEnd')}/{i + 1}"
-                rec["serialNumberBlock"] = f"{rec['unitBlockStart']}-{rec['unitBlockEnd']}"
-                rec["unitCount"] = c
+            for i, rec in enumerate(pieces):
                 if iss is not None:
                     rec["issuance"] = iss
                 if labels:
@@ -198,7 +151,6 @@ class Activity:
                             "id": luid, "orgUid": o.orgUid,
                             "warehouseUnitId": rec["warehouseUnitId"], "labelId": lab}))
                 ops.append(("unit", rec["warehouseUnitId"], rec))
-                off += c
         return ops
 
     def _edit_projects(self, o: Org, n: int) -> list[Op]:
@@ -265,7 +217,7 @@ class Activity:
         names = [x for x in ORG_NAMES if x not in {o.name for o in self.ledger.orgs.values()}]
         name = names[0] if names else f"Registry {len(self.ledger.orgs) + 1}"
         o = self.ledger.add_org(name, f"https://icons.example.org/{len(self.ledger.orgs)}.png")
-        return self._commit(o, self.project_ops(o, max(1, n_projects), 5), "Initial publication")
+        return self.commit(o, self.project_ops(o, max(1, n_projects), 5), "Initial publication")
 
     def remove_org(self, org: str | None) -> dict[str, Any]:
         if org is None:
@@ -273,11 +225,6 @@ class Activity:
             org = small[0]
         changed = self.ledger.remove_org(org)
         return {"orgUid": org, "generation": None, "changed": changed}
-
-    def audit_reset(self, o: Org, k: int) -> dict[str, Any]:
-        dropped = self.ledger.audit_reset_begin(o, k)
-        self.ledger.audit_reset_finish(o, dropped)
-        return {"orgUid": o.orgUid, "generation": o.generation, "changed": {"audit": len(dropped)}}
 
     def random(self, rng_seed: int, rounds: int = 1, kinds: list[str] | None = None
                ) -> list[dict[str, Any]]:
@@ -317,16 +264,16 @@ def build(seed: int = 0, scale: float = 1) -> tuple[Ledger, Activity]:
             if i == 1 and b == 0 and factory.published:
                 copies = factory.published[: max(1, cnt // 5)]
             ops = act.project_ops(o, cnt, units_pp, copies)
-            act._commit(o, ops, f"Publication batch {b + 1}", advance_s=86400 * 3)
+            act.commit(o, ops, f"Publication batch {b + 1}", advance_s=86400 * 3)
         u = len(factory.units.get(o.orgUid, []))
         for kind, cnt in (("retire", max(2, u // 20)), ("split", max(1, u // 200)),
                           ("cancel", max(1, u // 100)), ("edit_projects", max(1, np_org // 20)),
                           ("add_children", max(1, np_org // 30)),
                           ("delete_projects", 1), ("delete_units", max(1, u // 500)),
                           ("remove_children", 1), ("edit_units", max(1, u // 200))):
-            act._commit(o, getattr(act, "_" + kind)(o, cnt), f"{kind} x{cnt}", 86400)
+            act.commit(o, getattr(act, "_" + kind)(o, cnt), f"{kind} x{cnt}", 86400)
         ledger.commit(o, [], advance_s=3600)  # an empty generation -> NO CHANGE
     for t in ledger.db.tables.values():
-        t.end_bulk()
+        t.build_index()  # now rather than on the first request
     ledger.db.epoch += 1
     return ledger, act

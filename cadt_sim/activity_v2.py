@@ -6,13 +6,14 @@ history of the orgs that have a v2 store and the upgrade of a v1 organization.
 
 from __future__ import annotations
 
-import copy
 import random
 from typing import Any
 
+from .activity_base import ActivityBase, UnitKeys
+from .datalayer import Op
 from .generator_v2 import AUTHORS, BENEFICIARIES, BUYERS, HOSTS, FactoryV2, Registry
 from .ledger import Ledger
-from .ledger_v2 import OpV2, OrgV2, V2Ledger
+from .ledger_v2 import OrgV2, V2Ledger
 from .schema_v2 import BY_NAME, PROJECT_CASCADE
 
 V2_CHURN_KINDS = ("v2_new_projects", "v2_issue_units", "v2_retire", "v2_cancel", "v2_split",
@@ -20,16 +21,19 @@ V2_CHURN_KINDS = ("v2_new_projects", "v2_issue_units", "v2_retire", "v2_cancel",
                   "v2_delete_projects", "v2_delete_units", "v2_aef_authorize", "v2_aef_actions")
 V2_KINDS = (*V2_CHURN_KINDS, "v2_new_org", "v2_audit_reset", "upgrade")
 _LIVE = ("Held", "Issued", "Active")
+UNIT_KEYS = UnitKeys("unit_start_block", "unit_end_block", "unit_serial_id", "unit_count",
+                     "created_at", "updated_at")
 
 
-class ActivityV2:
+class ActivityV2(ActivityBase):
     """Commits v2 activity; shared by the initial history, the admin API and churn."""
 
+    authors = AUTHORS
+
     def __init__(self, ledger: Ledger, v2: V2Ledger, factory: FactoryV2, seed: int = 0) -> None:
-        self.ledger = ledger
-        self.v2 = v2
+        super().__init__(ledger, v2, random.Random(seed ^ 0xAC72))
+        self.v2 = v2  # = self.store, as the v2 ledger
         self.f = factory
-        self.rng = random.Random(seed ^ 0xAC72)
 
     # ---- helpers ----------------------------------------------------------------------------
     def orgs(self) -> list[str]:
@@ -50,32 +54,6 @@ class ActivityV2:
             reg = self.f.registry(o.org_uid, len(self.f.regs), o.name)
         return reg
 
-    def _clock(self) -> int:
-        return self.ledger.clock_s + 1
-
-    def _pick(self, o: OrgV2, prefix: str, ids: list[str], n: int, pred: Any = None
-              ) -> list[tuple[str, dict]]:
-        """n distinct live records of the org (values decoded from its store)."""
-        out: list[tuple[str, dict]] = []
-        seen: set[str] = set()
-        tries = 0
-        while ids and len(out) < n and tries < n * 30 + 50:
-            tries += 1
-            rid = ids[self.rng.randrange(len(ids))]
-            if rid in seen:
-                continue
-            v = self.v2.value(o, prefix, rid)
-            if v is None or (pred is not None and not pred(v)):
-                continue
-            seen.add(rid)
-            out.append((rid, v))
-        return out
-
-    def commit(self, o: OrgV2, ops: list[OpV2], comment: str, advance_s: int | None = None
-               ) -> dict[str, Any]:
-        return self.v2.commit(o, ops, comment=comment, author=self.rng.choice(AUTHORS),
-                              advance_s=advance_s)
-
     def _kids(self, table: str, parent: str) -> list[str]:
         """Rows of a child table linked to ``parent`` through its org_path key (node view)."""
         return [pk for pk, rec in self.v2[table].rows.items() if rec.link == parent]
@@ -92,18 +70,15 @@ class ActivityV2:
                 return self.new_org(max(1, count))
             o = self._org(org)
             if kind == "v2_audit_reset":
-                dropped = self.v2.audit_reset_begin(o, max(1, count))
-                self.v2.audit_reset_finish(o, dropped)
-                return {"orgUid": o.org_uid, "generation": o.generation,
-                        "changed": {"audit": len(dropped)}, "model": "v2"}
+                return self.v2.audit_reset(o, max(1, count))
             ops = getattr(self, "_" + kind[3:])(o, max(0, count))
             return self.commit(o, ops, f"{kind} x{count}", advance_s)
 
     # ---- publication ------------------------------------------------------------------------
     def publication(self, o: OrgV2, n_projects: int, units: int,
-                    likes: list[tuple[dict, list[dict]]] | None = None) -> list[OpV2]:
+                    likes: list[tuple[dict, list[dict]]] | None = None) -> list[Op]:
         reg = self._reg(o)
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         if not reg.programs:
             ops.extend(self.f.standalone(reg))
         per = max(1, units // max(1, n_projects))
@@ -114,10 +89,10 @@ class ActivityV2:
             ops.extend(bundle)
         return ops
 
-    def _new_projects(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _new_projects(self, o: OrgV2, n: int) -> list[Op]:
         return self.publication(o, max(1, n), 8 * max(1, n))
 
-    def _issue_units(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _issue_units(self, o: OrgV2, n: int) -> list[Op]:
         reg = self._reg(o)
         picked = self._pick(o, "project", reg.projects, 1)
         if not picked:
@@ -130,7 +105,7 @@ class ActivityV2:
             return self._new_projects(o, 1)
         ver, iid = f.uuid(), f.uuid()
         proj_id = str(pv.get("project_id") or pid[:8])
-        ops: list[OpV2] = [
+        ops: list[Op] = [
             ("verification", ver, f.value(BY_NAME["verification"], {
                 "cadTrustVerificationId": ver, "verificationId": f"{proj_id}-V{r.randint(3, 99)}",
                 "verificationStartDate": f.date(2022, 2023),
@@ -146,9 +121,9 @@ class ActivityV2:
         return ops
 
     # ---- units ------------------------------------------------------------------------------
-    def _set_status(self, o: OrgV2, n: int, status: str) -> list[OpV2]:
+    def _set_status(self, o: OrgV2, n: int, status: str) -> list[Op]:
         reg, f = self._reg(o), self.f
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for uid, v in self._pick(o, "unit", reg.units, n,
                                  lambda v: v.get("unit_status") in _LIVE):
             v = dict(v)
@@ -166,43 +141,13 @@ class ActivityV2:
             ops.append(("unit", uid, v))
         return ops
 
-    def _retire(self, o: OrgV2, n: int) -> list[OpV2]:
-        return self._set_status(o, n, "Retired")
-
-    def _cancel(self, o: OrgV2, n: int) -> list[OpV2]:
-        return self._set_status(o, n, "Cancelled")
-
-    def _split(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _split(self, o: OrgV2, n: int) -> list[Op]:
         """``UnitV2.split``: record 0 keeps the id, the others are copies with new UUIDs;
         blocks and serial id recomputed, the sum of unitCount preserved, no unit labels."""
         reg = self._reg(o)
-        ops: list[OpV2] = []
-
-        def splittable(v: dict) -> bool:
-            c = v.get("unit_count")
-            return isinstance(c, int) and c >= 2
-
-        for _uid, v in self._pick(o, "unit", reg.units, n, splittable):
-            total = v["unit_count"]
-            parts = 2 if total < 3 or self.rng.random() < 0.7 else 3
-            cuts = sorted(self.rng.sample(range(1, total), parts - 1))
-            counts = [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-            start = str(v.get("unit_start_block") or "")
-            head, _, num = start.rpartition("-")
-            base = int(num) if num.isdigit() else None
-            off = 0
-            for i, c in enumerate(counts):
-                rec = copy.deepcopy(v)
-                rec.pop("created_at", None)
-                rec.pop("updated_at", None)
-                if base is not None:
-                    rec["unit_start_block"] = f"{head}-{base + off}"
-                    rec["unit_end_block"] = f"{head}-{base + off + c - 1}"
-                else:
-                    rec["unit_start_block"] = f"{start}/{i + 1}"
-                    rec["unit_end_block"] = f"{v.get('unit_end_block')}/{i + 1}"
-                rec["unit_serial_id"] = f"{rec['unit_start_block']}-{rec['unit_end_block']}"
-                rec["unit_count"] = c
+        ops: list[Op] = []
+        for _uid, v in self._pick(o, "unit", reg.units, n, self.splittable(UNIT_KEYS)):
+            for i, rec in enumerate(self._split_copies(v, UNIT_KEYS)):
                 if i == 1 and self.rng.random() < 0.3:
                     rec["unit_status"] = "Retired"
                     rec["unit_status_date"] = self.f.today(self._clock())
@@ -213,12 +158,11 @@ class ActivityV2:
                     iss = str(v.get("cad_trust_issuance_id"))
                     reg.iss_units.setdefault(iss, []).append(rec["cad_trust_unit_id"])
                 ops.append(("unit", rec["cad_trust_unit_id"], rec))
-                off += c
         return ops
 
-    def _edit_units(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _edit_units(self, o: OrgV2, n: int) -> list[Op]:
         reg, r = self._reg(o), self.rng
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for uid, v in self._pick(o, "unit", reg.units, n):
             v = dict(v)
             v["unit_current_owner"] = r.choice(["New Owner AG", "Ørsted A/S", None, "Buyer Ltd"])
@@ -228,11 +172,11 @@ class ActivityV2:
             ops.append(("unit", uid, v))
         return ops
 
-    def _delete_units(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _delete_units(self, o: OrgV2, n: int) -> list[Op]:
         """unit|id plus its unit_label DELETEs (``stageUnitChildDeletes``); AEF-referenced
         units are refused (409) by the writer, so never deleted."""
         reg = self._reg(o)
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for uid, _ in self._pick(o, "unit", reg.units, n, lambda v: True):
             if uid in reg.aef_units:
                 continue
@@ -241,9 +185,9 @@ class ActivityV2:
         return ops
 
     # ---- projects ---------------------------------------------------------------------------
-    def _edit_projects(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _edit_projects(self, o: OrgV2, n: int) -> list[Op]:
         reg, f = self._reg(o), self.f
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for pid, v in self._pick(o, "project", reg.projects, n):
             v = dict(v)
             v.pop("updated_at", None)
@@ -253,9 +197,9 @@ class ActivityV2:
             ops.append(("project", pid, v))
         return ops
 
-    def _add_children(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _add_children(self, o: OrgV2, n: int) -> list[Op]:
         reg, f, r = self._reg(o), self.f, self.rng
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for pid, _ in self._pick(o, "project", reg.projects, n):
             table = r.choice(("location", "rating", "co_benefit", "estimation",
                               "stakeholder_projects", "unit_label"))
@@ -287,21 +231,21 @@ class ActivityV2:
             ops.append((table, cid, f.value(spec, a)))
         return ops
 
-    def _remove_children(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _remove_children(self, o: OrgV2, n: int) -> list[Op]:
         """Deletes children nothing references (not locations or project methodologies:
         issuances point at them)."""
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for table in self.rng.sample(("rating", "co_benefit", "estimation",
                                       "stakeholder_projects", "unit_label"), 5):
             for cid in self.v2.ids(o, table)[: max(0, n - len(ops))]:
                 ops.append((table, cid, None))
         return ops[:max(1, n)]
 
-    def _delete_projects(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _delete_projects(self, o: OrgV2, n: int) -> list[Op]:
         """The project DELETE with every child DELETE the writer stages
         (``stageProjectChildDeletes``); projects AEF rows reference are refused (409)."""
         reg = self._reg(o)
-        ops: list[OpV2] = []
+        ops: list[Op] = []
 
         def deletable(pid: str) -> bool:
             if pid in reg.aef_projects:
@@ -328,11 +272,11 @@ class ActivityV2:
         return ops
 
     # ---- AEF --------------------------------------------------------------------------------
-    def _aef_authorize(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _aef_authorize(self, o: OrgV2, n: int) -> list[Op]:
         reg = self._reg(o)
         if not reg.cas or self.rng.random() < 0.3:
             return self.f.aef_setup(reg, 1, self._clock())
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for _ in range(max(1, n)):
             ca = self.rng.choice(reg.cas)
             party = self.rng.choice(BUYERS)[1]
@@ -341,13 +285,13 @@ class ActivityV2:
                                             self._clock()))
         return ops
 
-    def _aef_actions(self, o: OrgV2, n: int) -> list[OpV2]:
+    def _aef_actions(self, o: OrgV2, n: int) -> list[Op]:
         """n T3 actions on authorizations with ITMOs left, each on a live unit of the org."""
         reg = self._reg(o)
         pools = [p for p in reg.pools.values() if p.remaining > 0]
         if not pools:
             return self._aef_authorize(o, 1)
-        ops: list[OpV2] = []
+        ops: list[Op] = []
         for _ in range(max(1, n)):
             pools = [p for p in pools if p.remaining > 0]
             if not pools:
@@ -432,9 +376,9 @@ class ActivityV2:
         return res
 
 
-def _last_wins(ops: list[OpV2]) -> list[OpV2]:
+def _last_wins(ops: list[Op]) -> list[Op]:
     """One write per key (a holding updated by several actions of one commit: the last)."""
-    last: dict[tuple[str, str | None], OpV2] = {}
+    last: dict[tuple[str, str | None], Op] = {}
     for op in ops:
         last.pop((op[0], op[1]), None)
         last[(op[0], op[1])] = op

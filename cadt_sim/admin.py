@@ -10,8 +10,7 @@ import orjson
 from .http import Response, json_response
 from .schema import TRUTH_TABLES
 from .schema_v2 import TRUTH_TABLES as TRUTH_TABLES_V2
-from .truth import ndjson, snapshot
-from .truth_v2 import snapshot_v2
+from .truth import ndjson, snapshot, snapshot_v2
 
 
 async def handle_admin(state, method: str, path: str, scope: dict, body: bytes

@@ -74,7 +74,20 @@ def picklist() -> dict[str, list[str]]:
     return json.loads(txt)
 
 
-class Factory:
+class Draws:
+    """Random primitives of a value factory (v1 and v2), drawn from its own ``rng``."""
+
+    rng: random.Random
+
+    def uuid(self) -> str:
+        h = f"{self.rng.getrandbits(128):032x}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+    def maybe(self, p: float, v: Any, other: Any = None) -> Any:
+        return v if self.rng.random() >= p else other
+
+
+class Factory(Draws):
     """Builds values for one ledger; keeps per-org id lists so activity can pick records."""
 
     def __init__(self, seed: int) -> None:
@@ -98,13 +111,6 @@ class Factory:
         self.no_issuance_done = False
 
     # ---- primitives -------------------------------------------------------------------------
-    def uuid(self) -> str:
-        h = f"{self.rng.getrandbits(128):032x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-    def maybe(self, p: float, v: Any, other: Any = None) -> Any:
-        return v if self.rng.random() >= p else other
-
     def date(self, y0: int, y1: int, date_only_p: float = 0.03) -> str:
         r = self.rng
         s = f"{r.randint(y0, y1)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}"

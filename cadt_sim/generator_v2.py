@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from .generator import Draws
 from .schema_v2 import BY_NAME, LEGACY_RENAMES, TS, V2Table, snake
 
 HOSTS = [("Ghana", "GH"), ("Rwanda", "RW"), ("Vanuatu", "VU"), ("Peru", "PE"),
@@ -101,7 +102,7 @@ class Registry:
 Op = tuple[str, str, dict | None]
 
 
-class FactoryV2:
+class FactoryV2(Draws):
     """Builds v2 values; its own RNG so v2 never changes the v1 data of a seed."""
 
     def __init__(self, seed: int) -> None:
@@ -110,13 +111,6 @@ class FactoryV2:
         self.regs: dict[str, Registry] = {}
 
     # ---- primitives -------------------------------------------------------------------------
-    def uuid(self) -> str:
-        h = f"{self.rng.getrandbits(128):032x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-    def maybe(self, p: float, v: Any, other: Any = None) -> Any:
-        return v if self.rng.random() >= p else other
-
     def date(self, y0: int, y1: int, iso_p: float = 0.1) -> str:
         """Writers send YYYY-MM-DD; some send a full timestamp (the node keeps the date)."""
         r = self.rng

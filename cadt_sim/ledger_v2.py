@@ -10,31 +10,18 @@ before INSERTs, ``comment``/``author`` only from this generation's diff, and DEL
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
 
-from .ledger import Generation, Ledger, Org
+from .datalayer import AuditEntry, Change, DataLayer, RegistryStore
+from .ledger import Ledger, Org
 from .schema_v2 import BY_NAME, ORG_COLUMNS, TABLES, V2Table
-from .serialize import dumps, iso_ms, loads, norm_date
+from .serialize import dumps, loads, norm_date
 from .store_v2 import V2Rows, make_row, value_to_attributes
-
-#: (prefix, id, value): a dict (snake_case, dumped), raw bytes (written as is), None = delete
-OpV2 = tuple[str, str | None, dict | bytes | None]
-
-
-class AuditRowV2(NamedTuple):
-    id: int
-    gen: Generation
-    type: str
-    table: str | None
-    change: bytes | None
-    created: str
 
 
 @dataclass
-class OrgV2:
+class OrgV2(RegistryStore):
     org_uid: str
     org_hash: str
     name: str
@@ -43,18 +30,12 @@ class OrgV2:
     dmv_store_id: str
     dmv_store_hash: str | None
     file_store_id: str | None = None
-    metadata: dict = field(default_factory=dict)
     registry_hash: str | None = None  # set once a generation after CREATE REGISTRY is synced
-    generation: int = -1
-    synced: bool = True
-    sync_remaining: int = 0
-    kv: dict[str, bytes] = field(default_factory=dict)
     keys: dict[str, dict[str, None]] = field(default_factory=dict)  # prefix -> live ids
-    gens: list[Generation] = field(default_factory=list)
-    audit: list[AuditRowV2] = field(default_factory=list)
-    audit_version: int = 0
-    audit_cache: dict[str, tuple[tuple[int, int], list[AuditRowV2]]] = field(
-        default_factory=dict)  # direction -> ((audit_version, epoch), sorted rows)
+
+    @property
+    def uid(self) -> str:
+        return self.org_uid
 
     def as_map_entry(self) -> dict:
         """``OrganizationsV2.getOrgsMap()`` entry: snake_case, an observer's view."""
@@ -68,7 +49,7 @@ class OrgV2:
         return d
 
 
-def render_audit(org: OrgV2, e: AuditRowV2) -> dict:
+def render_audit(org: OrgV2, e: AuditEntry) -> dict:
     """A raw v2 audit row (``raw: true``, timestamps normalized to ISO)."""
     g = e.gen
     return {"id": e.id, "org_uid": org.org_uid, "registry_id": org.registry_id,
@@ -90,39 +71,76 @@ def _meta_value(raw: bytes | None, key: str) -> str:
     return v if isinstance(v, str) else dumps(v).decode()
 
 
-class V2Ledger:
+class V2Ledger(DataLayer):
     """Every org's v2 registry store plus the v2 node tables and audit log."""
+
+    MODEL = "v2"
+    DELETES_FIRST = True  # optimizeAndSortKvDiff
+    orgs: dict[str, OrgV2]
 
     def __init__(self, base: Ledger, seed: int = 0, decimals: str = "number",
                  delete_null_share: float = 0.5) -> None:
         if decimals not in ("number", "string"):
             raise ValueError("v2_decimals must be 'number' (SQLite node) or 'string' (MySQL)")
+        super().__init__(base.lock, random.Random(seed ^ 0x5EED2), BY_NAME)
         self.base = base
-        self.lock = base.lock
         self.decimals = decimals
         self.delete_null_share = delete_null_share
         self.db: dict[str, V2Rows] = {t.name: V2Rows(t) for t in TABLES}
-        self.orgs: dict[str, OrgV2] = {}
-        self.rng = random.Random(seed ^ 0x5EED2)
-        self.audit_seq = 0
-        self.epoch = 0  # bumped per v2 commit: salts the tie order of non-total list orders
+        self.epoch = 0  # bumped per v2 change: salts the tie order of non-total list orders
 
     def __getitem__(self, name: str) -> V2Rows:
         return self.db[name]
 
-    def hex64(self) -> str:
-        return f"{self.rng.getrandbits(256):064x}"
-
-    def _now(self) -> str:
-        return iso_ms(self.base.clock_s * 1000 + 1000 + self.rng.randrange(1000))
-
-    def _changed(self) -> None:
-        self.epoch += 1
-        self.base.version += 1
-
     def begin_bulk(self) -> None:
         for t in self.db.values():
             t.begin_bulk()
+
+    # ---- DataLayer hooks --------------------------------------------------------------------
+    @property
+    def clock_s(self) -> int:  # type: ignore[override]
+        return self.base.clock_s
+
+    def tick(self, seconds: int) -> int:
+        return self.base.tick(seconds)
+
+    def _changed(self, reshuffle: bool) -> None:
+        """Every v2 change reshuffles: the epoch also salts the v2 audit's tie order."""
+        self.epoch += 1
+        self.base.version += 1
+
+    def _shown_root(self, org: OrgV2) -> str | None:
+        return org.registry_hash
+
+    def _show_root(self, org: OrgV2, n: int) -> None:
+        org.registry_hash = org.gens[n].root if n > 0 else None
+
+    def _meta_value(self, key: str, text: str) -> bytes:
+        """The writer's keyValueToChangeList: `{"comment": "${comment}"}`, not JSON.stringify."""
+        return f'{{"{key}": "{text}"}}'.encode()
+
+    def _generation_meta(self, org: OrgV2, diff: list[Change], comment: str | None,
+                         author: str | None) -> tuple[str, str]:
+        """Comment and author as this generation's diff writes them (else '')."""
+        ins = {key: vb for key, typ, vb, _ in diff if typ == "INSERT"}
+        return _meta_value(ins.get("comment"), "comment"), _meta_value(ins.get("author"),
+                                                                       "author")
+
+    def _apply_delete(self, org: OrgV2, key: str, prefix: str, rid: str,
+                      spec: V2Table | None) -> bytes | None:
+        """The change of a DELETE row: the old value, or null (DataLayer sent none)."""
+        old = org.kv.pop(key)
+        org.keys.get(prefix, {}).pop(rid, None)
+        if spec is not None:
+            self.db[spec.name].delete(rid)
+        return None if self.rng.random() < self.delete_null_share else old
+
+    def _apply_write(self, org: OrgV2, prefix: str, rid: str, spec: V2Table | None,
+                     vb: bytes, value: object, now: str) -> None:
+        if rid:
+            org.keys.setdefault(prefix, {})[rid] = None
+        if spec is not None:
+            self._ingest(spec, rid, loads(vb), now)
 
     # ---- orgs -------------------------------------------------------------------------------
     def add_org(self, name: str, icon: str, metadata: dict | None = None,
@@ -144,90 +162,9 @@ class V2Ledger:
                 org.file_store_id = self.hex64()
             if org.org_uid in self.orgs:
                 raise ValueError(f"{org.org_uid} already has a v2 store")
-            self.orgs[org.org_uid] = org
-            self.base.tick(60)
-            root = "0x" + hashlib.sha256(org.registry_id.encode()).hexdigest()
-            gen = Generation(0, root, str(self.base.clock_s), None, None)
-            org.gens.append(gen)
-            self._audit(org, gen, "CREATE REGISTRY", None, None, self._now())
-            org.generation = 0
-            self._changed()
-            return org
+            return self._subscribe(org, org.registry_id)
 
-    # ---- commits ----------------------------------------------------------------------------
-    def _audit(self, org: OrgV2, gen: Generation, typ: str, table: str | None,
-               change: bytes | None, created: str) -> None:
-        self.audit_seq += 1
-        org.audit.append(AuditRowV2(self.audit_seq, gen, typ, table, change, created))
-        org.audit_version += 1
-
-    def commit(self, org: OrgV2, ops: list[OpV2], comment: str | None = None,
-               author: str | None = None, advance_s: int | None = None) -> dict[str, Any]:
-        """One v2 DataLayer commit -> one generation, ingested and audited atomically."""
-        with self.lock:
-            self.base.tick(advance_s if advance_s is not None else self.rng.randint(30, 600))
-            now = self._now()
-            kv = org.kv
-            full = list(ops)
-            # the writer's keyValueToChangeList: `{"comment": "${comment}"}`, not JSON.stringify
-            if comment is not None:
-                full.append(("comment", None, f'{{"comment": "{comment}"}}'.encode()))
-            if author is not None:
-                full.append(("author", None, f'{{"author": "{author}"}}'.encode()))
-            deletes: list[tuple[str, bytes]] = []
-            inserts: list[tuple[str, bytes]] = []
-            seen: set[str] = set()
-            for prefix, rid, value in full:
-                key = prefix if rid is None else f"{prefix}|{rid}"
-                if key in seen:
-                    continue
-                seen.add(key)
-                if value is None:
-                    if key in kv:
-                        deletes.append((key, kv[key]))
-                else:
-                    vb = value if isinstance(value, bytes) else dumps(value)
-                    if kv.get(key) != vb:
-                        inserts.append((key, vb))
-            h = hashlib.sha256((org.registry_hash or org.gens[-1].root).encode())
-            for key, _old in deletes:
-                h.update(f"{key}\x00DELETE\x00".encode())
-            for key, vb in inserts:
-                h.update(f"{key}\x00INSERT\x00".encode() + vb)
-            root = "0x" + h.hexdigest()
-            ins = dict(inserts)
-            gen = Generation(len(org.gens), root, str(self.base.clock_s),
-                             _meta_value(ins.get("comment"), "comment"),
-                             _meta_value(ins.get("author"), "author"))
-            org.gens.append(gen)
-            changed: dict[str, int] = {}
-            if not deletes and not inserts:
-                self._audit(org, gen, "NO CHANGE", None, None, now)
-            for key, old in deletes:  # optimizeAndSortKvDiff: DELETEs first
-                prefix, _, rid = key.partition("|")
-                del kv[key]
-                org.keys.get(prefix, {}).pop(rid, None)
-                spec = BY_NAME.get(prefix)
-                if spec is not None:
-                    self.db[prefix].delete(rid)
-                    changed[prefix] = changed.get(prefix, 0) + 1
-                change = None if self.rng.random() < self.delete_null_share else old
-                self._audit(org, gen, "DELETE", prefix, change, now)
-            for key, vb in inserts:
-                prefix, _, rid = key.partition("|")
-                kv[key] = vb
-                if rid:
-                    org.keys.setdefault(prefix, {})[rid] = None
-                spec = BY_NAME.get(prefix)
-                if spec is not None:
-                    self._ingest(spec, rid, loads(vb), now)
-                    changed[prefix] = changed.get(prefix, 0) + 1
-                self._audit(org, gen, "INSERT", prefix, vb, now)
-            org.registry_hash, org.generation = root, gen.index
-            self._changed()
-            return {"orgUid": org.org_uid, "generation": gen.index, "changed": changed,
-                    "model": "v2"}
-
+    # ---- ingestion --------------------------------------------------------------------------
     def _ingest(self, spec: V2Table, pk: str, value: dict, now: str) -> None:
         """Upsert by primary key (no cascade): updated_at is the node's first ingest time;
         created_at comes from the record if its model has that attribute, else stays."""
@@ -245,42 +182,7 @@ class V2Ledger:
         updated = old_row[spec.updated] if old_row is not None else now
         t.put(make_row(spec, pk, attrs, created, updated, self.decimals))
 
-    # ---- audit reset ------------------------------------------------------------------------
-    def audit_reset_begin(self, org: OrgV2, k: int) -> list[AuditRowV2]:
-        """resetToGeneration(latest-k): audit rows with generation > n go (transient state)."""
-        with self.lock:
-            n = max(0, org.generation - k)
-            dropped = [e for e in org.audit if e.gen.index > n]
-            org.audit = [e for e in org.audit if e.gen.index <= n]
-            org.audit_version += 1
-            org.generation = n
-            org.registry_hash = org.gens[n].root if n > 0 else None
-            org.synced = not dropped
-            org.sync_remaining = len(org.gens) - 1 - n
-            self._changed()
-            return dropped
-
-    def audit_reset_finish(self, org: OrgV2, dropped: list[AuditRowV2]) -> None:
-        """The node re-processes the dropped generations: same rows, NEW ids and times."""
-        with self.lock:
-            self.base.tick(5)
-            now = self._now()
-            for e in dropped:
-                self._audit(org, e.gen, e.type, e.table, e.change, now)
-            org.generation = len(org.gens) - 1
-            org.registry_hash = org.gens[-1].root if org.generation > 0 else None
-            org.synced, org.sync_remaining = True, 0
-            self._changed()
-
     # ---- reads ------------------------------------------------------------------------------
-    def org_map(self) -> dict[str, dict]:
-        with self.lock:
-            return {u: o.as_map_entry() for u, o in self.orgs.items()}
-
-    def value(self, org: OrgV2, prefix: str, rid: str) -> dict | None:
-        vb = org.kv.get(f"{prefix}|{rid}")
-        return loads(vb) if vb is not None else None
-
     def ids(self, org: OrgV2, prefix: str) -> list[str]:
         """Live record ids of one table in an org's store (DataLayer key order)."""
         return list(org.keys.get(prefix, ()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .generator import picklist
 from .http import Response, controller_error, json_response, raw_json, validation_error
@@ -56,6 +57,7 @@ AUDIT_PEERS = (("page", "limit"), ("limit", "page"))
 
 def envelope(page: int | float, count: int, limit: int | float | None, items: list[bytes]
              ) -> bytes:
+    """``{page, pageCount, data}`` (v1 and v2's ``optionallyPaginatedResponse``)."""
     pc = math.ceil(count / (limit or 15))
     return (b'{"page":' + dumps(page) + b',"pageCount":' + str(pc).encode()
             + b',"data":[' + b",".join(items) + b"]}")
@@ -210,7 +212,6 @@ def audit(led: Ledger, q: Query) -> Response:
     if errs:
         return validation_error(errs)
     org = led.orgs.get(v["orgUid"])
-    offset, limit = _paging(v)
     if org is None:
         return raw_json(envelope(v["page"], 0, v["limit"], []))
     direction = v.get("order", "DESC")
@@ -219,10 +220,16 @@ def audit(led: Ledger, q: Query) -> Response:
         # string sort key, ties keep insertion order (also for DESC, as observed)
         entries = sorted(org.audit, key=lambda e: e.gen.ts, reverse=direction == "DESC")
         org.audit_cache[direction] = hit = (org.audit_version, entries)
-    entries = hit[1]
-    page = entries[offset:offset + limit] if limit else entries
-    rows = [render_audit(org, e) for e in page]
-    if v.get("excludeChange"):  # the newer controllers: attributes: {exclude: ['change']}
+    return audit_page(render_audit, org, hit[1], v)
+
+
+def audit_page(render: Callable[[Any, Any], dict], org: Any, entries: list, v: dict
+               ) -> Response:
+    """A page of an org's sorted audit rows (v1 and v2); ``excludeChange`` drops ``change``
+    (the newer controllers: ``attributes: {exclude: ['change']}``)."""
+    offset, limit = _paging(v)
+    rows = [render(org, e) for e in (entries[offset:offset + limit] if limit else entries)]
+    if v.get("excludeChange"):
         for row in rows:
             del row["change"]
     items = [dumps_body(row) for row in rows]

@@ -9,7 +9,6 @@ Handlers run under the ledger lock like the v1 ones. Every list takes required `
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Callable
@@ -22,7 +21,14 @@ from .generator_v2 import picklists as pick_list
 from .http import Response, controller_error, json_response, raw_json, validation_error
 from .ledger import Ledger
 from .ledger_v2 import OrgV2, V2Ledger, render_audit
-from .routes_v1 import org_status
+from .routes_v1 import (
+    audit_page,
+    envelope,
+    find_conflicts,
+    glossary,
+    governance_exists,
+    org_status,
+)
 from .schema_v2 import (
     BY_ROUTE,
     PROJECT,
@@ -34,15 +40,14 @@ from .schema_v2 import (
     UNIT_ORDER_COLUMNS,
     V2Table,
 )
-from .serialize import dumps, dumps_body, iso_ms, loads
-from .store import QueryError
+from .serialize import dumps_body, iso_ms, loads
+from .store import ORDER_RE, QueryError
 from .validation import Field, Query, validate
 
 Handler = Callable[[Ledger, Query], Response]
 #: src/utils/string-utils.js (index id 66361544037) and the unit controller's own regex
 PROJECT_FILTER_RE = re.compile(r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$", re.DOTALL)
 UNIT_FILTER_RE = re.compile(r"^(\w+):(.+):(\w+)$", re.DOTALL)
-SORT_RE = re.compile(r"^(\w+):(ASC|DESC)$")
 ARRAY_RE = re.compile(r"^\[.*\]$", re.DOTALL)
 UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
                       re.IGNORECASE)
@@ -115,13 +120,6 @@ def _v2(led: Ledger) -> V2Ledger:
     return v2
 
 
-def envelope(page: int | float, count: int, limit: int | float, items: list[bytes]) -> bytes:
-    """``optionallyPaginatedResponse`` with page set: ``{page, pageCount, data}``."""
-    return (b'{"page":' + dumps(page) + b',"pageCount":'
-            + str(math.ceil(count / (limit or 15))).encode() + b',"data":['
-            + b",".join(items) + b"]}")
-
-
 def _paging(v: dict) -> tuple[int, int]:
     limit = max(int(v["limit"]), 1)
     return (max(int(v["page"]), 1) - 1) * limit, limit
@@ -172,7 +170,7 @@ def _order(raw: str | None, what: str, whitelist: tuple[str, ...], spec: V2Table
     err = f"Error retrieving {what}"
     if len(raw) > 200:
         return controller_error(err, "Order parameter exceeds maximum length")
-    m = SORT_RE.match(raw)
+    m = ORDER_RE.match(raw)
     if m is None:
         return controller_error(err, f"Invalid order format: {raw}. Expected format: "
                                      "columnName:ASC or columnName:DESC")
@@ -290,42 +288,62 @@ def _check_attrs(attrs: list[str] | None, spec: V2Table) -> None:
             raise QueryError(f"SQLITE_ERROR: no such column: {c}")
 
 
-def projects(led: Ledger, q: Query) -> Response:
-    """GET /v2/project (controller `src/controllers/v2/project-v2.controller.js` @ 0d9a979f)."""
-    v, errs = validate(q, PROJECT_FIELDS, set() if "xls" in q else {"page", "limit"})
+def _list_request(led: Ledger, q: Query, spec: V2Table, fields: list[Field],
+                  filter_rx: re.Pattern[str]
+                  ) -> tuple[dict, V2Ledger, str | None, dict[str, query_v2.Cond]] | Response:
+    """What the project and unit lists do first: check the query (``xls`` lifts page/limit),
+    refuse xls (not simulated) and ``orgUid=me``, and turn ``filter`` and, without ``search``
+    (its FTS step applies it), ``orgUid`` into conditions. Returns (values, v2, orgUid, where)."""
+    v, errs = validate(q, fields, set() if "xls" in q else {"page", "limit"})
     if errs:
         return validation_error(errs)
-    err = "Error retrieving projects"
+    err = f"Error retrieving {spec.plural}"
     if v.get("xls"):
         return controller_error(err, "xls export is not simulated")
-    v2 = _v2(led)
     try:
         org = _resolve(v.get("orgUid"))
     except _NoHomeOrg as e:
         return controller_error(err, str(e))
     where: dict[str, query_v2.Cond] = {}
-    f = _filter(v.get("filter"), "projects", PROJECT_FILTER_RE)
+    f = _filter(v.get("filter"), spec.plural, filter_rx)
     if isinstance(f, Response):
         return f
     if f is not None:
         where[f[0]] = f[1]
+    if org and not v.get("search"):
+        where["orgUid"] = ("orgUid", "eq", org)
+    return v, _v2(led), org, where
+
+
+def _search_and_order(v2: V2Ledger, spec: V2Table, v: dict, org: str | None,
+                      where: dict[str, query_v2.Cond], whitelist: tuple[str, ...],
+                      extra: Callable[[str], bool] | None = None
+                      ) -> tuple[str, str] | Response | None:
+    """The FTS step of ``search`` (its empty page answers early), then ``order``."""
+    if v.get("search"):
+        early = _search(v2, spec, v["search"], org, v, where, extra)
+        if early is not None:
+            return early
+    return _order(v.get("order"), spec.plural, whitelist, spec)
+
+
+def projects(led: Ledger, q: Query) -> Response:
+    """GET /v2/project (controller `src/controllers/v2/project-v2.controller.js` @ 0d9a979f)."""
+    req = _list_request(led, q, PROJECT, PROJECT_FIELDS, PROJECT_FILTER_RE)
+    if isinstance(req, Response):
+        return req
+    v, v2, org, where = req
+    err = "Error retrieving projects"
     if "projectIds" in v:
         ids = _split_list(q["projectIds"])
         if len(ids) > 10000:
             return controller_error(err, "projectIds exceeds maximum length of 10000")
         where["cadTrustProjectId"] = ("cadTrustProjectId", "in", ids)
-    search = v.get("search")
-    if org and not search:
-        where["orgUid"] = ("orgUid", "eq", org)
     if v.get("onlyMarketplaceProjects"):
         ids = query_v2.tokenized_projects(v2)
         where["cadTrustProjectId"] = ("cadTrustProjectId", "in", ids)
     cols = _columns(q.get("columns"), PROJECT_ORDER_COLUMNS, PROJECT_ASSOCIATIONS, PROJECT.pk)
-    if search:
-        early = _search(v2, PROJECT, search, org, v, where)
-        if early is not None:
-            return early
-    order = _order(v.get("order"), "projects", PROJECT_ORDER_COLUMNS, PROJECT)
+    order = _search_and_order(v2, PROJECT, v, org, where, PROJECT_ORDER_COLUMNS)
     if isinstance(order, Response):
         return order
     offset, limit = _paging(v)
@@ -344,26 +362,10 @@ def projects(led: Ledger, q: Query) -> Response:
 
 def units(led: Ledger, q: Query) -> Response:
     """GET /v2/unit (controller `src/controllers/v2/unit-v2.controller.js` @ f97f7d78)."""
-    v, errs = validate(q, UNIT_FIELDS, set() if "xls" in q else {"page", "limit"})
-    if errs:
-        return validation_error(errs)
-    err = "Error retrieving units"
-    if v.get("xls"):
-        return controller_error(err, "xls export is not simulated")
-    v2 = _v2(led)
-    try:
-        org = _resolve(v.get("orgUid"))
-    except _NoHomeOrg as e:
-        return controller_error(err, str(e))
-    where: dict[str, query_v2.Cond] = {}
-    f = _filter(v.get("filter"), "units", UNIT_FILTER_RE)
-    if isinstance(f, Response):
-        return f
-    if f is not None:
-        where[f[0]] = f[1]
-    search = v.get("search")
-    if org and not search:
-        where["orgUid"] = ("orgUid", "eq", org)
+    req = _list_request(led, q, UNIT, UNIT_FIELDS, UNIT_FILTER_RE)
+    if isinstance(req, Response):
+        return req
+    v, v2, org, where = req
     if "marketplaceIdentifiers" in v:
         ids = set(v["marketplaceIdentifiers"])
         where["marketplaceIdentifier"] = lambda r: r.get("marketplaceIdentifier") in ids
@@ -377,13 +379,9 @@ def units(led: Ledger, q: Query) -> Response:
     elif v.get("onlyTokenizedUnits") is False:
         where["__not_tokenized"] = query_v2.not_tokenized
     cols = _columns(q.get("columns"), UNIT_ORDER_COLUMNS, UNIT_ASSOCIATIONS, UNIT.pk)
-    if search:
-        extra = (query_v2.project_match(v2, search) if v.get("includeProjectInfoInSearch")
-                 else None)
-        early = _search(v2, UNIT, search, org, v, where, extra)
-        if early is not None:
-            return early
-    order = _order(v.get("order"), "units", UNIT_ORDER_COLUMNS, UNIT)
+    extra = (query_v2.project_match(v2, v["search"])
+             if v.get("search") and v.get("includeProjectInfoInSearch") else None)
+    order = _search_and_order(v2, UNIT, v, org, where, UNIT_ORDER_COLUMNS, extra)
     if isinstance(order, Response):
         return order
     offset, limit = _paging(v)
@@ -392,7 +390,7 @@ def units(led: Ledger, q: Query) -> Response:
         _check_attrs(attrs, UNIT)
         count, pks = query_v2.run(v2, UNIT, "UnitV2", where, order, offset, limit)
     except QueryError as e:
-        return controller_error(err, str(e))
+        return controller_error("Error retrieving units", str(e))
     recs = v2["unit"].rows
     if attrs is None:
         items = [recs[pk].data for pk in pks]
@@ -473,18 +471,7 @@ def audit(led: Ledger, q: Query) -> Response:
                                 "organizations")
     raw = v.get("order")
     direction = raw.upper() if raw and raw.upper() in ("ASC", "DESC") else "DESC"
-    entries = _audit_entries(v2, org, direction)
-    offset, limit = _paging(v)
-    rows = [render_audit(org, e) for e in entries[offset:offset + limit]]
-    if v.get("excludeChange"):
-        for row in rows:
-            del row["change"]
-    items = [dumps_body(r) for r in rows]
-    return raw_json(envelope(v["page"], len(entries), v["limit"], items))
-
-
-def find_conflicts(led: Ledger, q: Query) -> Response:
-    return raw_json(b"[]")
+    return audit_page(render_audit, org, _audit_entries(v2, org, direction), v)
 
 
 def organizations(led: Ledger, q: Query) -> Response:
@@ -505,14 +492,6 @@ def governance_org_list(led: Ledger, q: Query) -> Response:
     return json_response([{"orgUid": u} for u in _v2(led).orgs])
 
 
-def governance_glossary(led: Ledger, q: Query) -> Response:
-    return json_response([])
-
-
-def governance_exists(led: Ledger, q: Query) -> Response:
-    return json_response({"created": True, "success": True})
-
-
 def health(led: Ledger, q: Query) -> Response:
     return json_response({"message": "V2 API is running",
                           "timestamp": iso_ms(int(time.time() * 1000))})
@@ -529,7 +508,7 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/v2/governance/exists"): governance_exists,
     ("GET", "/v2/governance/meta/pickList"): governance_pick_list,
     ("GET", "/v2/governance/meta/orgList"): governance_org_list,
-    ("GET", "/v2/governance/meta/glossary"): governance_glossary,
+    ("GET", "/v2/governance/meta/glossary"): glossary,
     ("GET", "/v2/project"): projects,
     ("GET", "/v2/unit"): units,
     **{("GET", t.route): child_list(t) for t in TABLES if t not in (PROJECT, UNIT)},

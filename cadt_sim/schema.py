@@ -35,7 +35,8 @@ class TableSpec:
         return None
 
 
-def _cols(spec: str) -> tuple[tuple[str, str], ...]:
+def parse_columns(spec: str) -> tuple[tuple[str, str], ...]:
+    """``"id name count:int"`` -> ``(("id", "str"), ("name", "str"), ("count", "int"))``."""
     out = []
     for tok in spec.split():
         name, _, typ = tok.partition(":")
@@ -43,6 +44,7 @@ def _cols(spec: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+_cols = parse_columns  # the short name of the declarations below
 PROJECTS = TableSpec(
     "projects", "project", "warehouseProjectId",
     _cols(

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from .schema import parse_columns
+
 STR, INT, DATEONLY, DECIMAL, JSONARR, TS = "str", "int", "dateonly", "decimal", "jsonarr", "ts"
 #: the real misspelled column (never renamed) and the legacy T3/T4 spellings mapped on ingest
 #: (``src/utils/v2-legacy-field-names.js`` @ 2cd63fcc)
@@ -81,13 +83,9 @@ def _types(name: str, columns: tuple[tuple[str, str], ...]) -> dict[str, str]:
 
 
 def _cols(spec: str, snake_ts: bool = False) -> tuple[tuple[str, str], ...]:
-    out = []
-    for tok in spec.split():
-        name, _, typ = tok.partition(":")
-        out.append((name, typ or STR))
-    out += [("created_at", TS), ("updated_at", TS)] if snake_ts else [("createdAt", TS),
-                                                                       ("updatedAt", TS)]
-    return tuple(out)
+    """The columns, then the two timestamps (snake_case on project/unit)."""
+    ts = ("created_at", "updated_at") if snake_ts else ("createdAt", "updatedAt")
+    return (*parse_columns(spec), *((c, TS) for c in ts))
 
 
 _PROJECT = (("cadTrustProjectId", "project"),)

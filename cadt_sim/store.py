@@ -3,6 +3,7 @@ read API needs (org, timeStaged, parent links, sorted primary keys).
 
 Rows are stored as the exact bytes the API serves, so a 1000-record page is a join of byte
 strings; anything not indexed (generic filters, ``columns=``) decodes only the rows it touches.
+:class:`SortedRows` (rows by key plus the sorted key index) is also the base of the v2 tables.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Rec(NamedTuple):
     """One stored row: its served bytes and the indexed columns."""
 
     data: bytes
-    org: str
+    owner: str  # orgUid ("" when null)
     ts: str | None  # timeStaged (default order key)
     link: str | None  # parent column (children, label_unit) or issuanceId (units)
     extra: str | None  # label_unit.labelId
@@ -41,6 +42,32 @@ FILTER_RE = re.compile(r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$")
 ORDER_RE = re.compile(r"^(\w+):(ASC|DESC)$")
 
 
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """A SQL LIKE pattern (``%``, ``_``; case-insensitive as in SQLite) as an anchored regex."""
+    rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.compile("^" + rx + "$", re.IGNORECASE | re.DOTALL)
+
+
+def key_bounds(keys: list[str], op: str, value: str) -> tuple[int, int]:
+    """The slice of sorted ``keys`` where ``key <op> value`` (gt, gte, lt, lte)."""
+    lo, hi = 0, len(keys)
+    if op == "gt":
+        lo = bisect_right(keys, value)
+    elif op == "gte":
+        lo = bisect_left(keys, value)
+    elif op == "lt":
+        hi = bisect_left(keys, value)
+    else:
+        hi = bisect_right(keys, value)
+    return lo, hi
+
+
+def remove_sorted(lst: list[str], pk: str) -> None:
+    i = bisect_left(lst, pk)
+    if i < len(lst) and lst[i] == pk:
+        del lst[i]
+
+
 def parse_filter(raw: str) -> Filter:
     m = FILTER_RE.match(raw)
     if not m:
@@ -55,30 +82,93 @@ def parse_filter(raw: str) -> Filter:
     return Filter(col, value, op)
 
 
-class Table:
-    """Rows of one table plus indexes; all mutation happens under the ledger lock."""
+class SortedRows:
+    """Rows of one table by primary key (records with the served bytes ``data`` and the
+    ``owner`` column) and a sorted key index, of all rows and per owner, kept up to date by
+    upserts and deletes; ``begin_bulk`` drops it while loading, the next read rebuilds it.
+    Mutated under the ledger lock."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.rows: dict[str, Any] = {}
+        self.version = 0
+        self._sorted: list[str] | None = []
+        self._by_owner: dict[Any, list[str]] | None = {}
+
+    def begin_bulk(self) -> None:
+        self._sorted = self._by_owner = None
+
+    def _store(self, pk: str, rec: Any) -> Any:
+        """Insert or replace a record; returns the one it replaced (or None)."""
+        old = self.rows.get(pk)
+        self.rows[pk] = rec
+        self.version += 1
+        by_owner = self._by_owner
+        if old is None:
+            if self._sorted is not None:
+                insort(self._sorted, pk)
+            if by_owner is not None:
+                insort(by_owner.setdefault(rec.owner, []), pk)
+        elif old.owner != rec.owner and by_owner is not None:
+            remove_sorted(by_owner.get(old.owner, []), pk)
+            insort(by_owner.setdefault(rec.owner, []), pk)
+        return old
+
+    def _unindex(self, pk: str, old: Any) -> None:
+        if self._sorted is not None:
+            remove_sorted(self._sorted, pk)
+        if self._by_owner is not None:
+            remove_sorted(self._by_owner.get(old.owner, []), pk)
+
+    def delete(self, pk: str) -> dict | None:
+        """Remove a row; returns the deleted row (decoded) or None if absent."""
+        old = self.rows.pop(pk, None)
+        if old is None:
+            return None
+        self.version += 1
+        self._unindex(pk, old)
+        return loads(old.data)
+
+    def get(self, pk: str) -> dict | None:
+        r = self.rows.get(pk)
+        return loads(r.data) if r is not None else None
+
+    def build_index(self, owners: bool = True) -> None:
+        """Rebuild what ``begin_bulk`` dropped: the sorted keys (and the per-owner lists)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.rows)
+        if owners and self._by_owner is None:
+            idx: dict[Any, list[str]] = {}
+            rows = self.rows
+            for pk in self._sorted:
+                idx.setdefault(rows[pk].owner, []).append(pk)
+            self._by_owner = idx
+
+    def sorted_keys(self, owner: Any = None) -> list[str]:
+        """The keys in order: all (owner None) or those of one owner."""
+        self.build_index(owners=owner is not None)
+        if owner is None:
+            return self._sorted  # type: ignore[return-value]
+        return self._by_owner.get(owner, [])  # type: ignore[union-attr]
+
+    def key_range(self, owner: Any, op: str, value: str) -> list[str]:
+        """Keys (sorted) of ``pk <op> value``: the keyset crawl's fast path."""
+        base = self.sorted_keys(owner)
+        lo, hi = key_bounds(base, op, value)
+        return base[lo:hi]
+
+
+class Table(SortedRows):
+    """A v1 table: rows plus the parent-link index the nested read shapes join through."""
+
+    rows: dict[str, Rec]
 
     def __init__(self, spec: TableSpec) -> None:
-        self.spec = spec
-        self.rows: dict[str, Rec] = {}
+        super().__init__(spec)
         self.by_parent: dict[str, list[str]] = {}
-        self.sorted_all: list[str] = []
-        self.sorted_org: dict[str, list[str]] = {}
-        self._bulk = False
         self._default_cache: dict[str | None, tuple[int, list[str]]] = {}
-        self.version = 0
 
     # ---- mutation -------------------------------------------------------------------------
-    def begin_bulk(self) -> None:
-        self._bulk = True
-
-    def end_bulk(self) -> None:
-        self._bulk = False
-        self.sorted_all = sorted(self.rows)
-        self.sorted_org = {}
-        for pk in self.sorted_all:
-            self.sorted_org.setdefault(self.rows[pk].org, []).append(pk)
-
     def _link_of(self, row: dict) -> str | None:
         s = self.spec
         if s.parent:
@@ -94,21 +184,12 @@ class Table:
         org = row.get("orgUid") or ""
         link = self._link_of(row)
         extra = row.get("labelId") if s.name == "label_unit" else None
-        old = self.rows.get(pk)
-        self.rows[pk] = Rec(dumps(row), org, row.get("timeStaged"), link, extra)
-        self.version += 1
+        old = self._store(pk, Rec(dumps(row), org, row.get("timeStaged"), link, extra))
         if s.parent and (old is None or old.link != link):
             if old is not None and old.link is not None:
                 self._unparent(old.link, pk)
             if link is not None:
                 self.by_parent.setdefault(link, []).append(pk)
-        if old is None:
-            if not self._bulk:
-                insort(self.sorted_all, pk)
-                insort(self.sorted_org.setdefault(org, []), pk)
-        elif old.org != org and not self._bulk:
-            self._remove_sorted(self.sorted_org.get(old.org, []), pk)
-            insort(self.sorted_org.setdefault(org, []), pk)
 
     def _unparent(self, link: str, pk: str) -> None:
         lst = self.by_parent.get(link)
@@ -118,46 +199,27 @@ class Table:
             if not lst:
                 del self.by_parent[link]
 
-    @staticmethod
-    def _remove_sorted(lst: list[str], pk: str) -> None:
-        i = bisect_left(lst, pk)
-        if i < len(lst) and lst[i] == pk:
-            del lst[i]
-
-    def delete(self, pk: str) -> dict | None:
-        """Remove a row; returns the deleted row (decoded) or None if absent."""
-        old = self.rows.pop(pk, None)
-        if old is None:
-            return None
-        self.version += 1
+    def _unindex(self, pk: str, old: Rec) -> None:
         if self.spec.parent and old.link is not None:
             self._unparent(old.link, pk)
-        self._remove_sorted(self.sorted_all, pk)
-        self._remove_sorted(self.sorted_org.get(old.org, []), pk)
-        return loads(old.data)
-
-    def get(self, pk: str) -> dict | None:
-        r = self.rows.get(pk)
-        return loads(r.data) if r else None
+        super()._unindex(pk, old)
 
     def drop_org(self, org: str) -> int:
-        pks = list(self.sorted_org.get(org, []))
+        pks = list(self.sorted_keys(org))
         for pk in pks:
             self.delete(pk)
-        self.sorted_org.pop(org, None)
+        if self._by_owner is not None:
+            self._by_owner.pop(org, None)
         return len(pks)
 
     # ---- querying -------------------------------------------------------------------------
-    def _base(self, org: str | None) -> list[str]:
-        return self.sorted_all if org is None else self.sorted_org.get(org, [])
-
     def default_order(self, org: str | None, salt: int) -> list[str]:
         """``timeStaged DESC`` with ties in an order that is reshuffled on every commit."""
         hit = self._default_cache.get(org)
         if hit and hit[0] == salt:
             return hit[1]
         rows = self.rows
-        pks = sorted(self._base(org), key=lambda pk: (rows[pk].ts or "", hash((pk, salt))),
+        pks = sorted(self.sorted_keys(org), key=lambda pk: (rows[pk].ts or "", hash((pk, salt))),
                      reverse=True)
         self._default_cache[org] = (salt, pks)
         return pks
@@ -167,7 +229,7 @@ class Table:
         if col == self.spec.pk:
             return pk
         if col == "orgUid":
-            return rec.org or None
+            return rec.owner or None
         if col == "timeStaged":
             return rec.ts
         row = loads(rec.data)
@@ -207,20 +269,10 @@ class Table:
             flt = None
         elif flt is not None and flt.col == s.pk and flt.op in ("gt", "gte", "lt", "lte") \
                 and cand is None:
-            base = self._base(org)
-            v = str(flt.value)
-            lo, hi = 0, len(base)
-            if flt.op == "gt":
-                lo = bisect_right(base, v)
-            elif flt.op == "gte":
-                lo = bisect_left(base, v)
-            elif flt.op == "lt":
-                hi = bisect_left(base, v)
-            else:
-                hi = bisect_right(base, v)
-            cand, lo_hi, flt = base, (lo, hi), None
+            base = self.sorted_keys(org)
+            cand, lo_hi, flt = base, key_bounds(base, flt.op, str(flt.value)), None
         if cand is not None and org is not None and lo_hi is None:
-            cand = [c for c in cand if rows[c].org == org]
+            cand = [c for c in cand if rows[c].owner == org]
         if flt is not None:
             preds.append(self._predicate(flt))
         if search:
@@ -249,7 +301,7 @@ class Table:
             if order is None:
                 cand, from_default = self.default_order(org, salt), True
             else:
-                cand = self._base(org)
+                cand = self.sorted_keys(org)
         elif lo_hi is not None:
             cand = cand[lo_hi[0]:lo_hi[1]]
         if preds or _search is not None:
@@ -286,7 +338,7 @@ class Table:
         if col == "timeStaged":
             return lambda pk: (0, "") if rows[pk].ts is None else (2, rows[pk].ts)
         if col == "orgUid":
-            return lambda pk: (2, rows[pk].org)
+            return lambda pk: (2, rows[pk].owner)
 
         def key(pk: str) -> Any:
             v = loads(rows[pk].data).get(col)
@@ -317,10 +369,7 @@ class Table:
             want = {conv(v) for v in vals}
             return lambda r: r.get(col) is not None and r.get(col) in want
         if op == "like":
-            pat = "^" + "".join(
-                ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in str(f.value)
-            ) + "$"
-            rx = re.compile(pat, re.IGNORECASE | re.DOTALL)
+            rx = like_regex(str(f.value))
             return lambda r: r.get(col) is not None and rx.match(str(r.get(col))) is not None
         x = conv(f.value)
         if op == "eq":

@@ -10,7 +10,6 @@ default order is not total (or is the rowid order of a table without ORDER BY).
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
@@ -28,7 +27,7 @@ from .schema_v2 import (
     snake,
 )
 from .serialize import dumps, loads, norm_date
-from .store import QueryError
+from .store import QueryError, SortedRows, like_regex
 
 _DATE_RX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
@@ -146,89 +145,21 @@ def make_row(spec: V2Table, pk: str, attrs: dict, created: str, updated: str, fl
 
 
 # ---- the table ------------------------------------------------------------------------------
-class V2Rows:
-    """Rows of one v2 table in rowid order (an upsert keeps its row's place, a re-insert after a
-    delete goes last), with a lazily built sorted key index; mutated under the ledger lock."""
+class V2Rows(SortedRows):
+    """Rows of one v2 table in rowid (insertion) order: an upsert keeps its row's place, a
+    re-insert after a delete goes last."""
+
+    rows: dict[str, Rec]
 
     def __init__(self, spec: V2Table) -> None:
-        self.spec = spec
-        self.rows: dict[str, Rec] = {}
-        self._sorted: list[str] | None = []
-        self._sorted_owner: dict[str, list[str]] | None = {}
-        self.version = 0
+        super().__init__(spec)
         self.cache: dict[Any, tuple[int, int, list[str]]] = {}
         self._link = spec.org_path[0][0] if spec.org_path else None
 
-    def begin_bulk(self) -> None:
-        """Drop the sorted indexes while building: they are rebuilt on the first query."""
-        self._sorted = self._sorted_owner = None
-
     def put(self, row: dict) -> None:
         s = self.spec
-        pk = row[s.pk]
-        owner = row.get(s.owner)
-        old = self.rows.get(pk)
-        self.rows[pk] = Rec(dumps(row), owner, row[s.created],
-                            row.get(self._link) if self._link else None)
-        self.version += 1
-        if old is None:
-            if self._sorted is not None:
-                insort(self._sorted, pk)
-            if self._sorted_owner is not None and owner is not None:
-                insort(self._sorted_owner.setdefault(owner, []), pk)
-        elif old.owner != owner and self._sorted_owner is not None:
-            self._remove(self._sorted_owner.get(old.owner or "", []), pk)
-            if owner is not None:
-                insort(self._sorted_owner.setdefault(owner, []), pk)
-
-    @staticmethod
-    def _remove(lst: list[str], pk: str) -> None:
-        i = bisect_left(lst, pk)
-        if i < len(lst) and lst[i] == pk:
-            del lst[i]
-
-    def delete(self, pk: str) -> dict | None:
-        old = self.rows.pop(pk, None)
-        if old is None:
-            return None
-        self.version += 1
-        if self._sorted is not None:
-            self._remove(self._sorted, pk)
-        if self._sorted_owner is not None and old.owner is not None:
-            self._remove(self._sorted_owner.get(old.owner, []), pk)
-        return loads(old.data)
-
-    def get(self, pk: str) -> dict | None:
-        r = self.rows.get(pk)
-        return loads(r.data) if r is not None else None
-
-    def sorted_keys(self, owner: str | None = None) -> list[str]:
-        if self._sorted is None:
-            self._sorted = sorted(self.rows)
-        if owner is None:
-            return self._sorted
-        if self._sorted_owner is None:
-            idx: dict[str, list[str]] = {}
-            for pk in self._sorted:
-                o = self.rows[pk].owner
-                if o is not None:
-                    idx.setdefault(o, []).append(pk)
-            self._sorted_owner = idx
-        return self._sorted_owner.get(owner, [])
-
-    def key_range(self, owner: str | None, op: str, value: str) -> list[str]:
-        """Keys (sorted) of ``pk <op> value``: the keyset crawl's fast path."""
-        base = self.sorted_keys(owner)
-        lo, hi = 0, len(base)
-        if op == "gt":
-            lo = bisect_right(base, value)
-        elif op == "gte":
-            lo = bisect_left(base, value)
-        elif op == "lt":
-            hi = bisect_left(base, value)
-        else:
-            hi = bisect_right(base, value)
-        return base[lo:hi]
+        self._store(row[s.pk], Rec(dumps(row), row.get(s.owner), row[s.created],
+                                   row.get(self._link) if self._link else None))
 
 
 # ---- query semantics (SQLite via Sequelize) ---------------------------------------------------
@@ -276,11 +207,6 @@ def literal(typ: str, v: Any) -> Any:
     return _text(v)
 
 
-def _like(pattern: str) -> re.Pattern[str]:
-    rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile("^" + rx + "$", re.IGNORECASE | re.DOTALL)
-
-
 #: Sequelize v6 ``Op`` names; the ones SQLite cannot run answer with its error
 SEQUELIZE_OPS = frozenset((
     "eq", "ne", "gte", "gt", "lte", "lt", "not", "is", "in", "notIn", "like", "notLike",
@@ -324,7 +250,7 @@ def predicate(spec: V2Table, model: str, col: str, op: str, value: Any
         if isinstance(value, list):
             raise QueryError(f"Invalid value {_inspect(value)}")
         pat = {"startsWith": "{}%", "endsWith": "%{}", "substring": "%{}%"}.get(op, "{}")
-        rx = _like(pat.format(_text(value)))
+        rx = like_regex(pat.format(_text(value)))
         neg = op == "notLike"
         return lambda r: (v := get(r)) is not None and (rx.match(str(_text(v))) is None) == neg
     if op in ("between", "notBetween"):
