@@ -135,6 +135,10 @@ class Catalog:
     # ... and columns taken from the value when it has them, else kept from the stored row.
     kept_if_absent: frozenset[str] = field(default_factory=frozenset)
     spelling: Spelling = field(default_factory=Spelling)
+    # What a snapshot covers: "org" (v1: every row belongs to one organization's store and
+    # `orgUid` selects it) or "node" (v2: the node's tables hold every organization's rows and
+    # child routes select them only through their parents, so the node is read as one whole)
+    partition: str = "org"
 
     def table(self, name: str) -> Table:
         for t in self.tables:

@@ -197,6 +197,7 @@ V2 = Catalog(
     audit_endpoint="/v2/audit",
     node_stamped=frozenset({"updatedAt"}),
     kept_if_absent=frozenset({"createdAt"}),
+    partition="node",
     spelling=Spelling(org_uid="org_uid", registry_id="registry_id", registry_hash="registry_hash",
                       root_hash="root_hash"),
 )

@@ -110,19 +110,20 @@ def _ranges(after: str, parts: int) -> list[tuple[str, str | None]]:
 async def crawl_keyset(
     client: CadtClient,
     table: Table,
-    org_uid: str,
+    org_uid: str | None,
     sink: PageSink,
     *,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int], None] | None = None,
     catalog: Catalog | None = None,
 ) -> int:
-    """Every record of `table`'s endpoint for one org, each exactly once. Returns record count.
+    """Every record of `table`'s endpoint for one org (None: the whole node), each exactly
+    once. Returns the record count.
 
     With the `catalog`, pages are read into Arrow columns where possible (see `get_page`)."""
     assert table.endpoint is not None
     pk = table.primary_key[0]
-    base = [("page", 1), ("limit", page_size), ("orgUid", org_uid), ("order", f"{pk}:ASC")]
+    base = [("page", 1), ("limit", page_size), *_org_param(org_uid), ("order", f"{pk}:ASC")]
 
     columnar = (catalog, table) if catalog else None
     first = await get_page(client, table.endpoint, base, columnar)
@@ -156,6 +157,43 @@ async def crawl_keyset(
 
     counts = await asyncio.gather(*(stream(lo, hi) for lo, hi in ranges))
     return total + sum(counts)
+
+
+def _org_param(org_uid: str | None) -> list[tuple[str, Any]]:
+    return [] if org_uid is None else [("orgUid", org_uid)]
+
+
+async def crawl_offset(
+    client: CadtClient, table: Table, org_uid: str | None, sink: PageSink, *,
+    page_size: int = PAGE_SIZE, on_page: Callable[[int], None] | None = None,
+    catalog: Catalog | None = None,
+) -> int:
+    """Every record of an endpoint that takes no `filter`/`order` (v2 child tables), by page
+    offset in the node's own order. Exact only while the source does not change: the caller
+    checks that it did not (its default order is not total, and rows shift on commits)."""
+    assert table.endpoint is not None
+    columnar = (catalog, table) if catalog else None
+
+    def params(page: int) -> list[tuple[str, Any]]:
+        return [("page", page), ("limit", page_size), *_org_param(org_uid)]
+
+    async def land(page: Page) -> None:
+        await sink(page.records)
+        if on_page:
+            on_page(len(page.records))
+
+    first = await get_page(client, table.endpoint, params(1), columnar)
+    await land(first)
+    n = len(first.records)
+    rest = list(range(2, first.page_count + 1))
+    window = max(1, client.concurrency * 2)
+    for i in range(0, len(rest), window):
+        pages = await asyncio.gather(*(get_page(client, table.endpoint, params(p), columnar)
+                                       for p in rest[i:i + window]))
+        for page in pages:
+            await land(page)
+            n += len(page.records)
+    return n
 
 
 def _plausible_keys(records: Records, pk: str) -> list[str | None]:

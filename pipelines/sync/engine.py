@@ -26,7 +26,7 @@ from pipelines.config import SettingError
 from pipelines.source.catalog import Catalog, Spelling, Table
 from pipelines.source.catalog_v1 import V1
 from pipelines.source.client import CadtClient, CadtError
-from pipelines.sync import feed, reread
+from pipelines.sync import feed, node_snapshot, reread
 from pipelines.sync.crawl import (
     AuditLog,
     crawl_audit,
@@ -236,6 +236,11 @@ class _Sync:
             raise CadtError(f"{self.orgs_path} lists no organizations while the mirror holds "
                             f"{len(states)}; nothing was changed (is the node resyncing?)")
         await self._land_organizations(org_map)
+        if self.cat.partition == "node":
+            self.report.orgs = await node_snapshot.sync(self, org_map, states)
+            if use_etag:
+                await self.db.run(st.set_etag, self.orgs_path, resp.etag)
+            return
 
         tasks = []
         for org_uid, org in org_map.items():
@@ -250,6 +255,10 @@ class _Sync:
         await self._check_counts(org_map)
         if use_etag and all(o.mode != "failed" for o in self.report.orgs):
             await self.db.run(st.set_etag, self.orgs_path, resp.etag)
+
+    async def org_map_now(self) -> dict[str, dict[str, Any]]:
+        """The node's organizations map as it is now (unconditional request)."""
+        return _org_map((await self.client.get(self.orgs_path)).data, self.orgs_path, self.k)
 
     async def _check_node(self) -> bool:
         """Refuse, before any request, to sync a warehouse from a node other than the one it

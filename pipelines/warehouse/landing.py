@@ -209,6 +209,12 @@ class _DictRows(_Rows):
 
     def to_arrow(self) -> pa.Table:
         recs = self.records
+        if self.table.aliases:  # legacy or alternative spellings land in the current columns
+            for r in recs:
+                for old, new in self.table.aliases:
+                    if old in r:
+                        value = r.pop(old)
+                        r.setdefault(new, value)
         self._check_size(max(len(recs), len(self.bad)))
         self.has_bad = bool(self.bad)
         fields = self.table.fields

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
-from pipelines.source.catalog import FieldType, Table
+from pipelines.source.catalog import Catalog, FieldType, Table
 from pipelines.source.catalog_v1 import V1
 
 TRUTH_NAMES = {t.name: t.api_name for t in V1.tables}  # projects -> projects, unit_labels -> label_unit
@@ -28,6 +29,10 @@ def _typed(ft: FieldType, v: Any) -> Any:
     try:
         if ft is FieldType.BIGINT:
             return int(float(v))
+        if ft is FieldType.DECIMAL:
+            return Decimal(str(v)).quantize(Decimal("0.000001"))
+        if ft is FieldType.JSON:
+            return json.dumps(v, separators=(",", ":")) if not isinstance(v, str) else v
         if ft is FieldType.BOOLEAN:
             return v if isinstance(v, bool) else str(v).lower() in ("true", "1", "t")
         if ft is FieldType.TIMESTAMP:
@@ -43,35 +48,49 @@ def _typed(ft: FieldType, v: Any) -> Any:
     return v
 
 
-def truth_rows(sim: Any, table: Table) -> list[tuple]:
+def truth_rows(sim: Any, table: Table, catalog: Catalog = V1) -> list[tuple]:
+    model = {} if catalog is V1 else {"model": catalog.version}
     if table.name == "pick_lists":
-        (pick,) = sim.truth("pickList")
+        (pick,) = sim.truth("pickList", **model)
         return sorted(
             (name, i, v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
             for name, values in pick.items() for i, v in enumerate(values)
         )
-    rows = sim.truth(TRUTH_NAMES[table.name])
-    return sorted(tuple(_typed(f.type, r.get(f.api_name)) for f in table.fields) for r in rows)
+    rows = sim.truth(TRUTH_NAMES[table.name] if catalog is V1 else table.name, **model)
+    alias = {new: old for old, new in table.aliases}
+
+    def get(r: dict, name: str) -> Any:
+        return r[name] if name in r else r.get(alias.get(name, name))
+
+    return sorted(tuple(_typed(f.type, get(r, f.api_name)) for f in table.fields)
+                  for r in rows)
 
 
-def mirror_rows(con: duckdb.DuckDBPyConnection, table: Table) -> list[tuple]:
+def mirror_rows(con: duckdb.DuckDBPyConnection, table: Table,
+                catalog: Catalog = V1) -> list[tuple]:
     cols = ", ".join(f'"{c}"' for c in table.columns)
-    return sorted(con.execute(f"SELECT {cols} FROM {V1.qualified(table.name)}").fetchall(),
-                  key=_sort_key)
+    rows = con.execute(f"SELECT {cols} FROM {catalog.qualified(table.name)}").fetchall()
+    json_cols = [i for i, f in enumerate(table.fields) if f.type is FieldType.JSON]
+    if json_cols:  # JSON text in its compact form, as the truth side writes it
+        rows = [tuple(json.dumps(json.loads(v), separators=(",", ":"))
+                      if i in json_cols and v is not None else v for i, v in enumerate(r))
+                for r in rows]
+    return sorted(rows, key=_sort_key)
 
 
-def unknowable(con: duckdb.DuckDBPyConnection, table: Table) -> dict[tuple, set[int]]:
+def unknowable(con: duckdb.DuckDBPyConnection, table: Table,
+               catalog: Catalog = V1) -> dict[tuple, set[int]]:
     """Per key of a row rebuilt from the feed (`_source = 'audit'`), the positions of the
     node-local columns the mirror left NULL: the node's values there cannot be known, and the
     contract says NULL. Any value the mirror does hold must still equal the truth."""
     local = [i for i, f in enumerate(table.fields)
-             if f.api_name in V1.node_stamped | V1.kept_if_absent]
+             if f.api_name in catalog.node_stamped | catalog.kept_if_absent]
     if not local or not table.audit_names:
         return {}
     keys = ", ".join(f'"{c}"' for c in table.key_columns)
     nulls = ", ".join(f'"{table.fields[i].column}" IS NULL' for i in local)
     out = {}
-    for row in con.execute(f"SELECT {keys}, {nulls} FROM {V1.qualified(table.name)} "
+    for row in con.execute(f"SELECT {keys}, {nulls} FROM {catalog.qualified(table.name)} "
                            "WHERE _source = 'audit'").fetchall():
         k, flags = row[:len(table.key_columns)], row[len(table.key_columns):]
         out[tuple(k)] = {i for i, null in zip(local, flags, strict=True) if null}
@@ -89,19 +108,20 @@ def _sort_key(row: tuple) -> tuple:
     return tuple((x is None, x if x is not None else 0) for x in row)
 
 
-def diff(sim: Any, database: str, tables: list[str] | None = None, limit: int = 5) -> dict[str, str]:
+def diff(sim: Any, database: str, tables: list[str] | None = None, limit: int = 5,
+         catalog: Catalog = V1) -> dict[str, str]:
     """{table: description of the first differences}; empty when the mirror equals the truth."""
     out: dict[str, str] = {}
     con = duckdb.connect(str(database), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     try:
-        for table in V1.tables:
+        for table in catalog.tables:
             if tables and table.name not in tables:
                 continue
-            holes = unknowable(con, table)
+            holes = unknowable(con, table, catalog)
             nkey = len(table.primary_key)
-            want = sorted(_blank(truth_rows(sim, table), holes, nkey), key=_sort_key)
-            got = mirror_rows(con, table)
+            want = sorted(_blank(truth_rows(sim, table, catalog), holes, nkey), key=_sort_key)
+            got = mirror_rows(con, table, catalog)
             if want != got:
                 key = len(table.primary_key)
                 w = {r[:1] if key == 1 else r[:2]: r for r in want}
