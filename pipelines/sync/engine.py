@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from pipelines import crashpoints
+from pipelines import changes, crashpoints
 from pipelines.config import SettingError
 from pipelines.source.catalog import Catalog, Spelling, Table
 from pipelines.source.catalog_v1 import V1
@@ -115,6 +115,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, catalog: Catalog, settings: SyncSet
     ensure_schema(con, catalog)
     reset_staging(con, catalog)
     st.abandon_runs(con, sync_id)
+    changes.prune(con, settings.changes_keep_days)
     mode = "full-refresh" if settings.full_refresh else "incremental"
     st.start_run(con, sync_id, catalog.version, settings.api_url, mode)
 

@@ -31,6 +31,7 @@ class SyncSettings:
     verify: bool = False
     publish: bool = True  # refresh the read-only serving copy after a successful sync
     verify_every_hours: float = 24.0
+    changes_keep_days: float = 90.0  # how long cadt_mirror.record_changes keeps its rows
     serving: Path | None = None  # the serving copy; None: serving_path(database)
     # A warehouse mirrors one node; syncing it from another needs this (or full_refresh).
     switch_node: bool = False
@@ -41,6 +42,7 @@ class SyncSettings:
         config.whole_number("page_size", self.page_size, *config.PAGE_SIZE)
         config.whole_number("max_retries", self.max_retries, 0)
         config.positive_number("verify_every_hours", self.verify_every_hours)
+        config.positive_number("changes_keep_days", self.changes_keep_days)
         config.positive_number("timeout", self.timeout)
         config.api_url("api_url", self.api_url)
         # paths may come as text (Dagster config, callers' own settings)
@@ -51,7 +53,7 @@ class SyncSettings:
     @classmethod
     def from_env(cls, **overrides: object) -> SyncSettings:
         """CADT_API_URL, CADT_API_KEY, CADT_MIRROR_DB, CADT_CONCURRENCY (1..16), CADT_PAGE_SIZE
-        (1..1000), CADT_VERIFY_EVERY_HOURS (> 0), each checked under its own name unless an
+        (1..1000), CADT_VERIFY_EVERY_HOURS (> 0), CADT_CHANGES_KEEP_DAYS (> 0), each checked under its own name unless an
         override replaces it; CADT_MIRROR_MEMORY_LIMIT is checked too (connections read it)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         env = os.environ.get
@@ -66,6 +68,8 @@ class SyncSettings:
                 "CADT_PAGE_SIZE", env("CADT_PAGE_SIZE") or 1000, *config.PAGE_SIZE),
             "verify_every_hours": lambda: config.positive_number(
                 "CADT_VERIFY_EVERY_HOURS", env("CADT_VERIFY_EVERY_HOURS") or 24.0),
+            "changes_keep_days": lambda: config.positive_number(
+                "CADT_CHANGES_KEEP_DAYS", env("CADT_CHANGES_KEEP_DAYS") or 90.0),
         }
         values = {k: read() for k, read in readers.items() if k not in given}
         values.update(given)

@@ -74,3 +74,27 @@ def test_an_update_logs_before_and_after_of_the_changed_columns_only(sim, settin
     cols = json.loads(changed)  # (the retirement also rewrote the reason)
     assert set(cols) == {"unit_status", "unit_status_reason"}
     assert cols["unit_status"] == ["Held", "Retired"]
+
+
+def test_the_change_log_keeps_its_rows_for_the_configured_days(sim, settings):
+    from dataclasses import replace
+
+    assert run_sync(settings).status == "success"
+    con = duckdb.connect(str(settings.database))
+    try:
+        con.execute("UPDATE cadt_mirror.record_changes SET recorded_at = now() - INTERVAL 3 DAY")
+        kept = con.execute("SELECT count(*) FROM cadt_mirror.record_changes").fetchall()[0][0]
+    finally:
+        con.close()
+    assert kept > 0
+    sim.activity("retire", count=1)
+    assert run_sync(replace(settings, changes_keep_days=5)).status == "success"
+    assert run_sync(replace(settings, changes_keep_days=2)).status == "success"
+    con = duckdb.connect(str(settings.database), read_only=True)
+    try:
+        old = con.execute("SELECT count(*) FROM cadt_mirror.record_changes "
+                          "WHERE recorded_at < now() - INTERVAL 2 DAY").fetchall()[0][0]
+        new = con.execute("SELECT count(*) FROM cadt_mirror.record_changes").fetchall()[0][0]
+    finally:
+        con.close()
+    assert old == 0 and new > 0  # the 3-day-old rows went at 2 days, the retirement stayed
