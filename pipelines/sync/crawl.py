@@ -31,6 +31,9 @@ from pipelines.source.client import CadtClient, CadtError
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # without a filter length limit: keeps URLs well under Node's 16 KB
+# An id list (`&projectIds=<uuid>` x n) stays under this many bytes of URL: Node allows 16 KB
+# of request head, but a proxy in front of a node (nginx: 8 KB buffers) may allow less.
+IDS_URL_BYTES = 7000
 HEX = set(string.hexdigits.lower())
 
 log = logging.getLogger(__name__)
@@ -271,8 +274,17 @@ def _key_chunks(table: Table, keys: list[str]) -> list[list[str]]:
     endpoint's `filter` length limit (two UUIDs on `/v1/units`)."""
     read, pk = table.read, table.primary_key[0]
     if read is not None and read.ids_param:
-        n = read.ids_max
-        return [keys[i:i + n] for i in range(0, len(keys), n)]
+        chunks_: list[list[str]] = []
+        size = 0
+        for k in keys:
+            cost = len(read.ids_param) + 2 + len(k)  # "&<param>=<key>"
+            if chunks_ and len(chunks_[-1]) < read.ids_max and size + cost <= IDS_URL_BYTES:
+                chunks_[-1].append(k)
+                size += cost
+            else:
+                chunks_.append([k])
+                size = cost
+        return chunks_
     limit = read.filter_max if read is not None else None
     chunks: list[list[str]] = []
     for k in keys:

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,9 @@ from pipelines.warehouse.schema import ensure_schema
 log = logging.getLogger(__name__)
 MAX_AUDIT_PAGE = 100_000  # the highest audit `page` newer nodes accept
 COUNT_MISMATCH = "count_mismatch"  # state mode that forces the next sync to re-snapshot
+# ... and the mode every state gets when the warehouse switches nodes: the new node's audit
+# ids, node-local times and feed positions are its own, even where the registryHash is equal
+NODE_SWITCHED = "node_switched"
 
 
 class FeedUntrusted(Exception):
@@ -96,7 +100,7 @@ async def sync_async(settings: SyncSettings, progress: Progress,
                 _prepare(con, catalog, settings, sync_id)
                 await _sync_and_record(catalog, settings, db, stage_db, report, progress)
             except (asyncio.CancelledError, duckdb.InterruptException):
-                await _record_interrupt(db, report, stop.signal_name)
+                await _record_interrupt(db, report, stop.signal_name, catalog)
                 if stop.signum is None:
                     raise  # cancelled by our caller: it wants to know
         finally:
@@ -161,7 +165,8 @@ async def _sync_and_record(catalog: Catalog, settings: SyncSettings, db: DbWorke
         report.published_to = str(target)
 
 
-async def _record_interrupt(db: DbWorker, report: SyncReport, signal_name: str | None) -> None:
+async def _record_interrupt(db: DbWorker, report: SyncReport, signal_name: str | None,
+                            catalog: Catalog) -> None:
     """Record the run as `interrupted`, with the organizations whose commits went through."""
     task = asyncio.current_task()
     if task is not None:
@@ -170,7 +175,8 @@ async def _record_interrupt(db: DbWorker, report: SyncReport, signal_name: str |
     report.status = "interrupted"
     report.interrupted_by = signal_name or "cancellation"
     report.finished_at = datetime.now(UTC)
-    report.committed = await db.run(st.committed_orgs, report.sync_id)
+    report.committed = await db.run(st.committed_orgs, report.sync_id,
+                                    catalog.qualified("organizations"))
     names = ", ".join(o["name"] or o["org_uid"] for o in report.committed) or "none"
     report.error = (f"interrupted by {report.interrupted_by}: organizations committed by this "
                     f"run: {names}; every other one keeps its previous state")
@@ -216,6 +222,8 @@ class _Sync:
 
     async def run(self) -> None:
         switching = await self._check_node()
+        if switching:
+            await self.db.run(st.mark_states, NODE_SWITCHED)
         states = await self.db.run(st.load_states, self.cat.version)
         due = any(self._verify_due(prev) for prev in states.values())
         use_etag = not (self.s.full_refresh or self.s.orgs or due or switching)
@@ -336,6 +344,8 @@ class _Sync:
             if prev is not None and not self.s.full_refresh:
                 if prev.mode == COUNT_MISMATCH:
                     reason = "source and mirror counts differed after the last snapshot"
+                elif prev.mode == NODE_SWITCHED:
+                    reason = "the warehouse switched to another node"
                 elif org.get(self.k.registry_id) != prev.registry_id:
                     reason = "registryId changed"
                 elif org.get(self.k.registry_hash) == prev.registry_hash and (
@@ -436,8 +446,10 @@ class _Sync:
         if (page.page_count < number or not isinstance(row, dict)
                 or row.get("id") != prev.last_audit_id):
             return "rewritten"
+        if len(rows) > index + 1 or page.page_count > number:
+            return "grew"  # (verified when its rows commit: save_state stamps it)
         await self.db.run(st.mark_verified, self.cat.version, org_uid)
-        return "grew" if len(rows) > index + 1 or page.page_count > number else "same"
+        return "same"
 
     def _audit_sink(self, batch: str):
         audit = self.cat.table("audit")
@@ -533,11 +545,20 @@ class _Sync:
             raise FeedUntrusted("rows below our position changed (audit reset or rollback)")
         if rows.registry_ids - {None, prev.registry_id}:
             raise FeedUntrusted("registryId changed in the feed")
+        published = org.get(self.k.registry_hash)
+        if len(rows) == 1 and published and rows.roots.get(prev.generation) == published:
+            # the node now publishes the root of the generation we already hold (after a feed
+            # that grew under an unchanged hash): nothing to read, only the hash to store
+            report.mode, report.generation_to = "incremental", prev.generation
+            report.reason = "the node published the root of the generation the mirror holds"
+            await self.db.run(_store_hash, self.cat, prev, published, self.sync_id)
+            return
         target_gen, kept = _target(rows, 1, None if grew else org.get(self.k.registry_hash),
                                    prev.generation, strict=True)
 
         await self.db.run(feed.build_events, self.cat, batch, prev.generation, target_gen)
-        plans = await self.db.run(reread.plan, self.cat, batch, org_uid, self.s.page_size)
+        plans = await self.db.run(reread.plan, self.cat, batch, org_uid, self.s.page_size,
+                                  self.s.concurrency)
         await asyncio.gather(*(self._reread(org_uid, label, batch, p) for p in plans))
         report.reads = {p.table.name: p.summary() for p in plans if p.strategy != "none"
                         or p.feed_applied}
@@ -595,6 +616,7 @@ class _Sync:
             for table in self.cat.current_state:
                 name = table.name
                 crashpoints.hit("mid_commit")
+                self.db.stop_point()
                 if fresh and not staged[name].rows:  # nothing to add, nothing to replace
                     c = Counts()
                 elif snapshot:
@@ -623,6 +645,7 @@ class _Sync:
             for name in RESUMABLE:  # staged in the warehouse file: leave with the data
                 con.execute(f"DELETE FROM {staging_name(self.cat, self.cat.table(name))} "
                             "WHERE _batch = ?", [batch])
+            self.db.stop_point()
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -695,6 +718,18 @@ def _resume_backfill(con: duckdb.DuckDBPyConnection, catalog: Catalog, org_uid: 
     log_ = AuditLog(0, k)
     log_.add_page(0, rows.column("r").combine_chunks())
     return log_
+
+
+def _store_hash(con: duckdb.DuckDBPyConnection, catalog: Catalog, prev: st.OrgState,
+                registry_hash: str, sync_id: str) -> None:
+    con.execute("BEGIN")
+    try:
+        st.save_state(con, catalog.version, replace(prev, registry_hash=registry_hash,
+                                                    sync_id=sync_id, verified_at=None))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _count_rows(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: str,

@@ -98,33 +98,36 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
 def land_from_feed(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
                    crawled_too: bool = True) -> int:
     """Records whose last event is INSERT but which no read of this batch returned: land them
-    from the feed's own value (source 'feed'). These are edits the plan found provably equal
-    to what the node stores, and rows the API does not show (children of a deleted project).
-    The merge keeps their node-stamped columns from the stored row, or leaves them NULL.
+    from the feed's own value. Most are edits `reread.plan` found provably equal to what the
+    node stores (source 'feed': the merge keeps their node-stamped columns from the stored
+    row); the others are records the API no longer shows (children of a deleted project),
+    or that it did not return although planned (they land as the feed has them and are
+    `_source = 'audit'` rows). A record the window deleted and inserted again is new to the
+    node (source 'fresh': no stored node-local time applies to it).
 
     `crawled_too=False` (a snapshot crawled every top-level record): child tables only."""
     events = events_table(batch)
-    queries: dict[str, str] = {}
+    queries: dict[tuple[str, str], str] = {}
     for table in catalog.current_state:
         if table.endpoint and not crawled_too:
             continue
         pk = table.key_columns[0]
-        queries[table.name] = (
-            f"SELECT TRY_CAST(change AS JSON) AS r "
-            f"FROM {events} "
-            f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
-            f"AND k NOT IN (SELECT {pk} FROM {staging_name(catalog, table)} "
-            f"WHERE _batch = ? AND {pk} IS NOT NULL)"
-        )
+        for source, recreated in (("feed", "NOT recreated"), ("fresh", "recreated")):
+            queries[(table.name, source)] = (
+                f"SELECT TRY_CAST(change AS JSON) AS r FROM {events} "
+                f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
+                f"AND {recreated} AND k NOT IN (SELECT {pk} FROM "
+                f"{staging_name(catalog, table)} WHERE _batch = ? AND {pk} IS NOT NULL)"
+            )
     counts = con.execute(  # one statement to find the (usually few) tables that have some
-        " UNION ALL ".join(f"SELECT {_lit(name)}, count(*) FROM ({sql})"
-                           for name, sql in queries.items()),
+        " UNION ALL ".join(f"SELECT {_lit(name)}, {_lit(source)}, count(*) FROM ({sql})"
+                           for (name, source), sql in queries.items()),
         [batch] * len(queries)).fetchall()
     n = 0
-    for name, count in counts:
+    for name, source, count in counts:
         if count:
-            land_records_sql(con, catalog, catalog.table(name), queries[name], [batch],
-                             LandContext(batch, source="feed", prio=100))
+            land_records_sql(con, catalog, catalog.table(name), queries[(name, source)],
+                             [batch], LandContext(batch, source=source, prio=100))
             n += count
     return n
 

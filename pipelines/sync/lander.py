@@ -34,6 +34,7 @@ class DbWorker:
         self.con = con
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="duckdb")
         self.halted = False  # set by `halt`; whoever records the stop clears it
+        self.stopping = False  # set by `halt`, never cleared: the work in flight must not commit
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -44,9 +45,16 @@ class DbWorker:
             raise duckdb.InterruptException("INTERRUPT Error: the sync is stopping")
         return fn(self.con, *args)
 
+    def stop_point(self) -> None:
+        """Raise if the sync is stopping. DuckDB drops an interrupt that arrives between two
+        statements, so a multi-statement transaction (an organization's commit) asks here
+        between its steps and before COMMIT, and rolls back."""
+        if self.stopping:
+            raise duckdb.InterruptException("INTERRUPT Error: the sync is stopping")
+
     def halt(self) -> None:
         """The sync is stopping (a signal): interrupt the running statement, start no more."""
-        self.halted = True
+        self.halted = self.stopping = True
         with contextlib.suppress(duckdb.ConnectionException):  # already closed: nothing runs
             self.con.interrupt()
 

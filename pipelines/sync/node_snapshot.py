@@ -37,7 +37,8 @@ async def sync(s: _Sync, org_map: dict[str, dict[str, Any]],
     """Bring the whole node's tables up to date; one report per organization."""
     k = s.cat.spelling
     moved = s.s.full_refresh or set(org_map) != set(states) or any(
-        org.get(k.registry_hash) != states[uid].registry_hash for uid, org in org_map.items())
+        org.get(k.registry_hash) != states[uid].registry_hash or states[uid].mode != "snapshot"
+        for uid, org in org_map.items())
     if not moved:
         return [_report(uid, org, "unchanged", states.get(uid)) for uid, org in org_map.items()]
     for attempt in range(1, ATTEMPTS + 1):

@@ -5,7 +5,8 @@ A CADT node builds each row from the DataLayer value the audit feed also shows
 `createdAt` when null), so for a record the mirror already holds, the feed's value with the
 stored node-stamped columns *is* the node's row, provided the value is complete and each field
 has the type the node keeps unchanged (a string for text, an integer for numbers, a
-millisecond ISO time for dates). Those edits cost no request. What the feed cannot give is the
+millisecond ISO time for dates), and the stored row holds no field the catalogue does not know
+(the node may keep columns the value does not show). Those edits cost no request. What the feed cannot give is the
 node-local first-ingest time of a *new* record: new records are read from the API, where
 `updatedAt` is that time, so `filter=updatedAt:<t>:gt` finds them a page of 1000 at a time.
 Anything else (an incomplete or oddly typed value, a new child of an existing parent) re-reads
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from pipelines.source.catalog import Catalog, FieldType, Table
+from pipelines.sync.crawl import IDS_URL_BYTES
 from pipelines.sync.feed import events_table
 from pipelines.warehouse.landing import _lit
 from pipelines.warehouse.schema import _q
@@ -70,15 +72,17 @@ class TablePlan:
         return since + key_requests(self.table, keys)
 
 
-def keyset_requests(rows: int, page_size: int) -> int:
-    return rows // page_size + 1
+def keyset_requests(rows: int, page_size: int, concurrency: int = 4) -> int:
+    """A keyset crawl's requests: its pages, and a last partial page per parallel range."""
+    pages = rows // page_size + 1
+    return pages + max(0, min(concurrency, pages - 1) - 1)
 
 
 def keys_per_request(table: Table, key_len: int = 36) -> int:
     """How many keys of `key_len` characters one request may carry for `table`."""
     read = table.read
     if read is not None and read.ids_param:
-        return read.ids_max
+        return min(read.ids_max, IDS_URL_BYTES // (len(read.ids_param) + 2 + key_len))
     limit = read.filter_max if read is not None else None
     if limit is None:
         return 100  # keeps the URL well under Node's 16 KB header limit
@@ -127,7 +131,7 @@ def _plain_sql(catalog: Catalog, table: Table, j: str) -> str:
 
 
 def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: str,
-         page_size: int) -> list[TablePlan]:
+         page_size: int, concurrency: int = 4) -> list[TablePlan]:
     """Classify the INSERT events of `batch` (see `feed.build_events`) and plan the reads."""
     events = events_table(batch)
     work = "_plan_" + hashlib.sha1(batch.encode()).hexdigest()[:16]
@@ -136,20 +140,22 @@ def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: 
         pk = _q(table.key_columns[0])
         parts.append(f"""
             SELECT e.tbl, e.k, e.parent, h.k IS NOT NULL AND NOT e.recreated AS held,
-                   coalesce({_plain_sql(catalog, table, 'e.j')}, FALSE) AS plain
+                   coalesce({_plain_sql(catalog, table, 'e.j')}, FALSE)
+                       AND NOT coalesce(h.extra, FALSE) AS plain
             FROM (SELECT *, TRY_CAST(change AS JSON) AS j FROM {events}
                   WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL) e
-            LEFT JOIN (SELECT {pk} AS k FROM {catalog.qualified(table.name)}) h ON h.k = e.k""")
+            LEFT JOIN (SELECT {pk} AS k, _extra IS NOT NULL AS extra
+                       FROM {catalog.qualified(table.name)}) h ON h.k = e.k""")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS " + " UNION ALL ".join(parts))
     try:
-        return [_plan_one(con, catalog, work, table, org_uid, page_size)
+        return [_plan_one(con, catalog, work, table, org_uid, page_size, concurrency)
                 for table in catalog.crawled]
     finally:
         con.execute(f"DROP TABLE IF EXISTS {work}")
 
 
 def _plan_one(con: duckdb.DuckDBPyConnection, catalog: Catalog, work: str, table: Table,
-              org_uid: str, page_size: int) -> TablePlan:
+              org_uid: str, page_size: int, concurrency: int) -> TablePlan:
     p = TablePlan(table)
     name = _lit(table.name)
     p.new = _keys(con, f"SELECT k FROM {work} WHERE tbl = {name} AND NOT held")
@@ -177,7 +183,7 @@ def _plan_one(con: duckdb.DuckDBPyConnection, catalog: Catalog, work: str, table
         p.strategy = "none"
         return p
     p.strategy = "targeted"
-    if keyset_requests(p.held_rows + len(p.new), page_size) < p.requests(page_size):
+    if keyset_requests(p.held_rows + len(p.new), page_size, concurrency) < p.requests(page_size):
         p.strategy = "keyset"
     return p
 

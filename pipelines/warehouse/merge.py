@@ -151,7 +151,8 @@ class ChangeLog:
 
 # Rows staged from the feed ('feed') keep the stored row's source: an edit of a record the API
 # shows stays 'api'; a record only the feed has becomes 'audit'.
-_FINAL_SOURCE = "CASE WHEN {s}_source = 'feed' THEN coalesce({o}, 'audit') ELSE {s}_source END"
+_FINAL_SOURCE = ("CASE {s}_source WHEN 'feed' THEN coalesce({o}, 'audit') WHEN 'fresh' "
+                 "THEN 'audit' ELSE {s}_source END")
 
 
 def _insert_fresh(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg: str,
@@ -178,13 +179,14 @@ def _create_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table, 
     key_s = key_expr(table, "s")
     key_t = key_expr(table, "t")
     by_name = {_q(f.column): f.api_name for f in table.fields}
-    from_feed = "s._source <> 'api'"
-
+    # 'feed': an edit of the stored record; 'fresh': a record the node ingested anew
     def final(c: str) -> str:
         if by_name[c] in catalog.node_stamped:
-            return f"CASE WHEN {from_feed} THEN o.{c} ELSE s.{c} END AS {c}"
+            return (f"CASE s._source WHEN 'feed' THEN o.{c} WHEN 'fresh' THEN NULL "
+                    f"ELSE s.{c} END AS {c}")
         if by_name[c] in catalog.kept_if_absent:
-            return f"CASE WHEN {from_feed} THEN coalesce(s.{c}, o.{c}) ELSE s.{c} END AS {c}"
+            return (f"CASE WHEN s._source = 'feed' THEN coalesce(s.{c}, o.{c}) "
+                    f"ELSE s.{c} END AS {c}")
         return f"s.{c}"
 
     stamped = [c for c in cols if by_name[c] in catalog.node_stamped | catalog.kept_if_absent]

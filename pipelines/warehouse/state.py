@@ -63,6 +63,12 @@ def mark_verified(con: duckdb.DuckDBPyConnection, version: str, org_uid: str) ->
                 [version, org_uid])
 
 
+def mark_states(con: duckdb.DuckDBPyConnection, mode: str) -> None:
+    """Give every organization's state (of every data model) `mode`, e.g. to make the next
+    sync re-snapshot them all after the warehouse switched nodes."""
+    con.execute(f"UPDATE {STATE} SET mode = ?", [mode])
+
+
 def delete_state(con: duckdb.DuckDBPyConnection, version: str, org_uid: str) -> None:
     con.execute(f"DELETE FROM {STATE} WHERE catalog_version = ? AND org_uid = ?",
                 [version, org_uid])

@@ -141,3 +141,16 @@ def test_a_feed_that_grows_under_an_unchanged_hash_is_caught_by_verify_and_calle
     assert diff(sim, settings.database) == {}
     again = _synced(sim, replace(settings, verify=True))
     assert all(o.mode == "unchanged" for o in again.orgs)
+    # the node then publishes its root: one audit request, no re-read, no snapshot
+    sim.ledger.frozen_roots.discard(org)
+    node_org = sim.ledger.orgs[org]
+    node_org.registryHash = node_org.gens[node_org.generation].root
+    sim.ledger.version += 1
+    sim.reset_stats()
+    caught_up = _synced(sim, settings)
+    (moved,) = [o for o in caught_up.orgs if o.mode != "unchanged"]
+    assert moved.mode == "incremental" and "published the root" in moved.reason
+    assert set(sim.stats()["by_route"]) == {"/v1/organizations", "/v1/governance/meta/pickList",
+                                            "/v1/audit"}
+    assert diff(sim, settings.database) == {}
+    assert all(o.mode == "unchanged" for o in _synced(sim, settings).orgs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -151,6 +152,18 @@ def test_switch_node_makes_it_mirror_the_other_node_and_the_switch_is_logged(
     back = run_sync(SyncSettings(api_url=sim.url, database=settings.database, full_refresh=True))
     assert back.status == "success", back.error
     assert diff(sim, settings.database) == {}
+
+
+def test_switching_to_a_node_with_the_same_registries_re_reads_them(sim, settings):
+    """Two nodes subscribed to the same registries show the same registryHash, but their audit
+    ids and node-local times are their own: a switch re-snapshots every organization."""
+    with Simulator(seed=11, scale=1) as twin:  # the `sim` fixture's seed: same organizations
+        twin.activity("audit_reset", count=2)  # same hashes, other audit ids
+        assert run_sync(settings).status == "success"
+        report = run_sync(replace(settings, api_url=twin.url, switch_node=True))
+        assert report.status == "success", report.error
+        assert {o.mode for o in report.orgs} == {"snapshot"}
+        assert diff(twin, settings.database) == {}
 
 
 # -- settings and arguments -------------------------------------------------------------------

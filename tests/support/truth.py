@@ -78,23 +78,52 @@ def mirror_rows(con: duckdb.DuckDBPyConnection, table: Table,
     return sorted(rows, key=_sort_key)
 
 
-def unknowable(con: duckdb.DuckDBPyConnection, table: Table,
-               catalog: Catalog = V1) -> dict[tuple, set[int]]:
-    """Per key of a row rebuilt from the feed (`_source = 'audit'`), the positions of the
-    node-local columns the mirror left NULL: the node's values there cannot be known, and the
-    contract says NULL. Any value the mirror does hold must still equal the truth."""
+def unknowable(con: duckdb.DuckDBPyConnection, table: Table, catalog: Catalog = V1,
+               shown: set[Any] | None = None) -> dict[tuple, set[int]]:
+    """Per key of a row rebuilt from the feed (`_source = 'audit'`) that the API cannot show,
+    the positions of the node-local columns the mirror left NULL: the node's values there
+    cannot be known, and the contract says NULL. Any value the mirror does hold must still
+    equal the truth. Only nested children qualify, and only those the API does not show
+    (`shown`: the keys of the rows it does show); a record the API shows must carry the
+    node's own times, so for it nothing is blanked."""
     local = [i for i, f in enumerate(table.fields)
              if f.api_name in catalog.node_stamped | catalog.kept_if_absent]
-    if not local or not table.audit_names:
+    parent = catalog.parent_of(table)
+    if not local or not table.audit_names or parent is None:
         return {}
+    shown = shown or set()
     keys = ", ".join(f'"{c}"' for c in table.key_columns)
     nulls = ", ".join(f'"{table.fields[i].column}" IS NULL' for i in local)
     out = {}
     for row in con.execute(f"SELECT {keys}, {nulls} FROM {catalog.qualified(table.name)} "
                            "WHERE _source = 'audit'").fetchall():
-        k, flags = row[:len(table.key_columns)], row[len(table.key_columns):]
-        out[tuple(k)] = {i for i, null in zip(local, flags, strict=True) if null}
+        n = len(table.key_columns)
+        k, flags = row[:n], row[n:]
+        if k[0] not in shown:
+            out[tuple(k)] = {i for i, null in zip(local, flags, strict=True) if null}
     return out
+
+
+# A unit's label_unit rows are nested under the unit's labels: shown only while that label
+# exists too (the catalogue declares the nesting, not this second link)
+_SHOWN_THROUGH = {("v1", "unit_labels"): ("labelId", "labels")}
+
+
+def _shown_rows(sim: Any, catalog: Catalog, table: Table) -> set[Any]:
+    """Keys of `table`'s rows the source's API shows (nested under a parent that exists)."""
+    parent = catalog.parent_of(table)
+    if parent is None or len(parent.primary_key) != 1 or len(table.primary_key) != 1:
+        return set()
+    parents = {r[0] for r in truth_rows(sim, parent, catalog)}
+    link = next(n for n, f in enumerate(table.fields) if f.api_name == table.parent_key)
+    through = _SHOWN_THROUGH.get((catalog.version, table.name))
+    via: tuple[int, set[Any]] | None = None
+    if through is not None:
+        field, via_table = through
+        via = (next(n for n, f in enumerate(table.fields) if f.api_name == field),
+               {r[0] for r in truth_rows(sim, catalog.table(via_table), catalog)})
+    return {r[0] for r in truth_rows(sim, table, catalog)
+            if r[link] in parents and (via is None or r[via[0]] in via[1])}
 
 
 def _blank(rows: list[tuple], holes: dict[tuple, set[int]], nkey: int) -> list[tuple]:
@@ -118,7 +147,7 @@ def diff(sim: Any, database: str, tables: list[str] | None = None, limit: int = 
         for table in catalog.tables:
             if tables and table.name not in tables:
                 continue
-            holes = unknowable(con, table, catalog)
+            holes = unknowable(con, table, catalog, _shown_rows(sim, catalog, table))
             nkey = len(table.primary_key)
             want = sorted(_blank(truth_rows(sim, table, catalog), holes, nkey), key=_sort_key)
             got = mirror_rows(con, table, catalog)
