@@ -94,7 +94,11 @@ class DataLayer:
     """Orgs' registry stores and their ingestion into one model's node tables."""
 
     MODEL: str | None = None  # tags commit results ("v2")
-    DELETES_FIRST = False  # the v2 sync applies a generation's DELETEs before its INSERTs
+    #: both syncs (src/tasks/sync-registries.js @ 1.7.24 and sync-registries-v2.js) run the diff
+    #: through optimizeAndSortKvDiff (src/utils/datalayer-utils.js): a stable sort that puts a
+    #: generation's DELETEs before its INSERTs (and drops the DELETE of a re-inserted key: an
+    #: update is one INSERT here already)
+    DELETES_FIRST = True
     clock_s: int
 
     def __init__(self, lock: threading.RLock, rng: random.Random, tables: dict[str, Any]) -> None:

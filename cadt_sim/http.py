@@ -55,11 +55,6 @@ def cors_headers() -> list[tuple[bytes, bytes]]:
             (b"Access-Control-Expose-Headers", EXPOSE)]
 
 
-def base_headers() -> list[tuple[bytes, bytes]]:
-    """cors + Cache-control: set before the API-key check."""
-    return [*cors_headers(), (b"Cache-control", b"no-store")]
-
-
 def cadt_headers(data_synced: bool, sync_remaining: int) -> list[tuple[bytes, bytes]]:
     """The CADT middleware's headers (after the API-key check)."""
     return [(b"cw-read-only", b"false"), (b"x-governance-body", b"false"),

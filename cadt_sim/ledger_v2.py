@@ -75,7 +75,6 @@ class V2Ledger(DataLayer):
     """Every org's v2 registry store plus the v2 node tables and audit log."""
 
     MODEL = "v2"
-    DELETES_FIRST = True  # optimizeAndSortKvDiff
     orgs: dict[str, OrgV2]
 
     def __init__(self, base: Ledger, seed: int = 0, decimals: str = "number",

@@ -11,12 +11,8 @@ from typing import Any
 from .ledger_v2 import V2Ledger
 from .schema_v2 import BY_NAME, PROJECT, TS, V2Table, snake
 from .serialize import loads
-from .store import QueryError
+from .store import QueryError, tie_key
 from .store_v2 import fts_match, fts_tokens, order_key, predicate, stored
-
-
-def tie(pk: str, salt: int) -> int:
-    return hash((pk, salt))
 
 
 # ---- list queries ---------------------------------------------------------------------------
@@ -51,15 +47,15 @@ def default_order(v2: V2Ledger, spec: V2Table, pks: list[str] | None = None) -> 
         cacheable = False
     if spec.order is not None:
         col, direction = spec.order
-        recs = rows.rows
+        recs, tie = rows.rows, tie_key(salt)
         if col == spec.created:
             def key(pk: str) -> tuple:
-                return (recs[pk].created, tie(pk, salt))
+                return (recs[pk].created, tie(pk))
         else:
             kf = order_key(spec, col)
 
             def key(pk: str) -> tuple:
-                return (kf(loads(recs[pk].data)), tie(pk, salt))
+                return (kf(loads(recs[pk].data)), tie(pk))
         pks = sorted(pks, key=key, reverse=direction == "DESC")
     if cacheable:
         rows.cache["default"] = (rows.version, salt, pks)
@@ -149,14 +145,15 @@ def run(v2: V2Ledger, spec: V2Table, model: str, where: dict[str, Cond],
             pks = pks[::-1]
     else:
         base = cand if cand is not None else list(recs)
+        tie = tie_key(salt)
         if order[0] == spec.created:  # kept on the record: no decoding
             def key(k: str) -> tuple:
-                return (recs[k].created, tie(k, salt))
+                return (recs[k].created, tie(k))
         else:
             kf = order_key(spec, order[0])
 
             def key(k: str) -> tuple:
-                return (kf(loads(recs[k].data)), tie(k, salt))
+                return (kf(loads(recs[k].data)), tie(k))
         pks = sorted(base, key=key, reverse=order[1] == "DESC")
     return len(pks), pks[offset:offset + limit]
 

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections import deque
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -17,7 +18,10 @@ _PRE = re.compile(rb"<pre>(.*?)</pre>", re.S)
 
 
 def _describe(resp: Response) -> dict[str, Any]:
-    """message / errors / error of a CADT error body (or the text of Express's HTML 404)."""
+    """message / errors / error of a CADT error body (or the text of Express's HTML 404; the
+    status's reason phrase for an empty body, as Node's 431)."""
+    if not resp.body:
+        return {"message": HTTPStatus(resp.status).phrase, "errors": None, "error": None}
     try:
         doc = orjson.loads(resp.body)
     except orjson.JSONDecodeError:

@@ -19,11 +19,12 @@ from .serialize import dumps, dumps_body, iso_ms, loads
 from .store import ORDER_RE, Filter, QueryError, parse_filter
 from .validation import Field, Query, validate
 
-FILTER_PAT = r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$"
-ORDER_PAT = r"^(\w+):(ASC|DESC)$"
-# the real regexes (src/utils/string-utils.js), unanchored: shown in messages; we match anchored
+# the real regexes (src/utils/string-utils.js @ 1.7.24), unanchored: shown in messages; the
+# validator matches them anchored (stricter), both in JS semantics (validation.js_regex)
 FILTER_SRC = r"(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)"
 ORDER_SRC = r"(\w+):(ASC|DESC)"
+FILTER_PAT = "^" + FILTER_SRC + "$"
+ORDER_PAT = "^" + ORDER_SRC + "$"
 
 # src/validations/projects.validations.js @ 1.7.24 (no newer version known)
 PROJECT_FIELDS = [
@@ -47,12 +48,50 @@ UNIT_FIELDS = [
     Field("includeProjectInfoInSearch", "boolean"),
     Field("filter", pattern=FILTER_PAT, shown=FILTER_SRC, min_len=1, max_len=100),
 ]
-# src/validations/audit.validations.js: the newer builds' limits (@ 1fec6e8b: page 1..100000,
-# limit 1..1000, integers, excludeChange) with 1.7.24's stricter order (ASC|DESC) and peers
+# src/validations/audit.validations.js @ 1.7.24 (a v2=False build)
+AUDIT_FIELDS_1724 = [Field("page", "number"), Field("limit", "number"), Field("orgUid"),
+                     Field("order", valid=("ASC", "DESC"))]
+# src/validations/audit.validations.js @ 1fec6e8b (auditGetSchema, a v2-capable build's /v1/audit
+# and /v2/audit): integers, page 1..100000, limit 1..1000, any order string, excludeChange
 AUDIT_FIELDS = [Field("page", "number", 1, 100000, integer=True),
                 Field("limit", "number", 1, 1000, integer=True), Field("orgUid"),
-                Field("order", valid=("ASC", "DESC")), Field("excludeChange", "boolean")]
+                Field("order"), Field("excludeChange", "boolean")]
+#: auditGetSchema's custom messages (Joi's default words -> the schema's)
+AUDIT_MESSAGES = {
+    '"page" must be a number': "Invalid page value. Must be a number",
+    '"page" must be an integer': "Invalid page value. Must be an integer",
+    '"page" must be greater than or equal to 1': "Invalid page value. Must be between 1 and 100000",
+    '"page" must be less than or equal to 100000':
+        "Invalid page value. Must be between 1 and 100000",
+    '"page" is required': "page is required",
+    '"limit" must be a number': "Invalid limit value. Must be a number",
+    '"limit" must be an integer': "Invalid limit value. Must be an integer",
+    '"limit" must be greater than or equal to 1': "Invalid limit value. Must be between 1 and 1000",
+    '"limit" must be less than or equal to 1000':
+        "Invalid limit value. Must be between 1 and 1000",
+    '"limit" is required': "limit is required",
+}
 AUDIT_PEERS = (("page", "limit"), ("limit", "page"))
+#: Sequelize's order directions (query-generator.js quote(), case-insensitive)
+SQL_DIRECTIONS = {"ASC": "ASC", "DESC": "DESC", "ASC NULLS LAST": "ASC", "DESC NULLS LAST": "DESC",
+                  "ASC NULLS FIRST": "ASC", "DESC NULLS FIRST": "DESC", "NULLS FIRST": "ASC",
+                  "NULLS LAST": "ASC"}
+
+
+def audit_query(q: Query, newer: bool) -> tuple[dict, list[str]]:
+    """The /v1/audit validation of the build. A v2-capable (newer) build: ``auditGetSchema``
+    with its messages. A 1.7.24 build: its own schema, exactly (so what 1.7.24 refuses gets
+    1.7.24's words); what passes it must also pass the newer caps (page 1..100000, limit
+    1..1000, integers: the simulator is at least as strict as either build), whose failures
+    get the newer schema's messages."""
+    if newer:
+        v, errs = validate(q, AUDIT_FIELDS, {"page", "limit", "orgUid"}, with_peers=AUDIT_PEERS)
+        return v, [AUDIT_MESSAGES.get(e, e) for e in errs]
+    v, errs = validate(q, AUDIT_FIELDS_1724, {"page", "limit", "orgUid"}, with_peers=AUDIT_PEERS)
+    if errs:
+        return v, errs
+    _, errs = validate({k: q[k] for k in ("page", "limit")}, AUDIT_FIELDS[:2], set())
+    return v, [AUDIT_MESSAGES.get(e, e) for e in errs]
 
 
 def envelope(page: int | float, count: int, limit: int | float | None, items: list[bytes]
@@ -63,12 +102,16 @@ def envelope(page: int | float, count: int, limit: int | float | None, items: li
             + b',"data":[' + b",".join(items) + b"]}")
 
 
-def _paging(v: dict) -> tuple[int, int | None]:
+def _paging(v: dict) -> tuple[float, float | None]:
+    """``paginationParams`` (src/utils/helpers.js @ 1.7.24): page and limit below 1 count as 1,
+    offset = (page - 1) * limit, in JS numbers. 1.7.24's units/projects schemas take fractions
+    (no ``.integer()``): a fractional offset or limit reaches SQLite, which refuses it
+    (:meth:`Table.select`)."""
     page, limit = v.get("page"), v.get("limit")
     if page is None or limit is None:
         return 0, None
-    limit = max(int(limit), 1)
-    return (max(int(page), 1) - 1) * limit, limit
+    page, limit = (1 if page < 1 else page), (1 if limit < 1 else limit)
+    return (page - 1) * limit, limit
 
 
 def _order(raw: str | None) -> tuple[str, str] | None:
@@ -82,8 +125,28 @@ def _filter(raw: str | None) -> Filter | None:
     return parse_filter(raw) if raw else None
 
 
+def _now_iso() -> str:
+    return iso_ms(int(time.time() * 1000))
+
+
 def health(led: Ledger, q: Query) -> Response:
-    return json_response({"message": "OK", "timestamp": iso_ms(int(time.time() * 1000))})
+    return json_response({"message": "OK", "timestamp": _now_iso()})
+
+
+def health_v1(led: Ledger, q: Query) -> Response:
+    """GET /v1/health of the newer builds (v1 router, index id 65808962925; its ``diskSpace``
+    is not simulated)."""
+    return json_response({"message": "V1 API is running", "timestamp": _now_iso()})
+
+
+def wallet_health(led: Ledger, q: Query) -> Response:
+    """GET /v1/health/wallet and /v2/health/wallet of the newer builds:
+    ``getWalletHealthResponse`` (src/routes/wallet-health.js, index id 65850735263) of a node
+    that is not read-only (``cw-read-only: false``) with a synced, idle wallet."""
+    idle = {"unconfirmedCount": 0, "rejected": [], "stuck": []}
+    return json_response({"synced": True, "timestamp": _now_iso(),
+                          "standardWallet": {"walletId": 1, **idle},
+                          "dataLayerWallet": {"walletId": 2, "available": True, **idle}})
 
 
 def organizations(led: Ledger, q: Query) -> Response:
@@ -101,9 +164,17 @@ def org_status(led: Ledger, q: Query) -> Response:
         "home_org_profile_synced": True}, "success": True})
 
 
+def _one_string(q: Query, key: str) -> bool:
+    """``Joi.string().required()`` in the schema's ``when``: one non-empty value (a repeated key
+    is an array, an empty one fails ``string.empty``)."""
+    vals = q.get(key)
+    return vals is not None and len(vals) == 1 and vals[0] != ""
+
+
 def projects(led: Ledger, q: Query) -> Response:
-    vals = q.get("projectIds")
-    free = ("warehouseProjectId" in q or "xls" in q or (vals is not None and len(vals) == 1))
+    # .when(alternatives(object({projectIds|warehouseProjectId|xls: string().required()})),
+    #       then: page/limit optional, otherwise: required)
+    free = any(_one_string(q, k) for k in ("projectIds", "warehouseProjectId", "xls"))
     v, errs = validate(q, PROJECT_FIELDS, set() if free else {"page", "limit"})
     if errs:
         return validation_error(errs)
@@ -208,13 +279,23 @@ def units(led: Ledger, q: Query) -> Response:
 
 
 def audit(led: Ledger, q: Query) -> Response:
-    v, errs = validate(q, AUDIT_FIELDS, {"orgUid", "page", "limit"}, with_peers=AUDIT_PEERS)
+    """GET /v1/audit: 1.7.24's controller, or on a v2-capable build the newer one (index id
+    66051749066), which hands ``order`` to Sequelize as the direction: one it does not know is
+    quoted into the column name and SQLite refuses it."""
+    newer = led.v2 is not None
+    v, errs = audit_query(q, newer)
     if errs:
         return validation_error(errs)
+    direction = SQL_DIRECTIONS.get(v.get("order", "DESC").upper())
+    if direction is None:  # ORDER BY `audit`.`onchainConfirmationTimeStamp``<order>` (ticks
+        # removed, dots split into parts: a 4th part is a syntax error)
+        word = v["order"].replace("`", "")
+        return controller_error("Can not retrieve audit data", 'SQLITE_ERROR: near ".": syntax '
+                                "error" if word.count(".") > 1 else "SQLITE_ERROR: no such "
+                                "column: audit.onchainConfirmationTimeStamp`" + word)
     org = led.orgs.get(v["orgUid"])
     if org is None:
         return raw_json(envelope(v["page"], 0, v["limit"], []))
-    direction = v.get("order", "DESC")
     hit = org.audit_cache.get(direction)
     if hit is None or hit[0] != org.audit_version:
         # string sort key, ties keep insertion order (also for DESC, as observed)
@@ -228,7 +309,8 @@ def audit_page(render: Callable[[Any, Any], dict], org: Any, entries: list, v: d
     """A page of an org's sorted audit rows (v1 and v2); ``excludeChange`` drops ``change``
     (the newer controllers: ``attributes: {exclude: ['change']}``)."""
     offset, limit = _paging(v)
-    rows = [render(org, e) for e in (entries[offset:offset + limit] if limit else entries)]
+    o, n = int(offset), int(limit) if limit else None  # integers here (the schemas say so)
+    rows = [render(org, e) for e in (entries[o:o + n] if n else entries)]
     if v.get("excludeChange"):
         for row in rows:
             del row["change"]
@@ -275,6 +357,12 @@ def glossary(led: Ledger, q: Query) -> Response:
 def staging(led: Ledger, q: Query) -> Response:
     return json_response([])
 
+
+#: routes only the newer (v2-capable) builds have (v1 router, index id 65808962925)
+NEWER_ROUTES: dict[tuple[str, str], Callable[[Ledger, Query], Response]] = {
+    ("GET", "/v1/health"): health_v1,
+    ("GET", "/v1/health/wallet"): wallet_health,
+}
 
 #: (method, path) -> handler; the app also mounts every path under /api
 ROUTES: dict[tuple[str, str], Callable[[Ledger, Query], Response]] = {

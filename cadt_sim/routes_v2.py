@@ -22,12 +22,16 @@ from .http import Response, controller_error, json_response, raw_json, validatio
 from .ledger import Ledger
 from .ledger_v2 import OrgV2, V2Ledger, render_audit
 from .routes_v1 import (
+    AUDIT_FIELDS,
+    AUDIT_MESSAGES,
+    AUDIT_PEERS,
     audit_page,
     envelope,
     find_conflicts,
     glossary,
     governance_exists,
     org_status,
+    wallet_health,
 )
 from .schema_v2 import (
     BY_ROUTE,
@@ -41,15 +45,17 @@ from .schema_v2 import (
     V2Table,
 )
 from .serialize import dumps_body, iso_ms, loads
-from .store import ORDER_RE, QueryError
-from .validation import Field, Query, validate
+from .store import ORDER_RE, QueryError, tie_key
+from .validation import Field, Query, js_regex, validate
 
 Handler = Callable[[Ledger, Query], Response]
-#: src/utils/string-utils.js (index id 66361544037) and the unit controller's own regex
-PROJECT_FILTER_RE = re.compile(r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$", re.DOTALL)
-UNIT_FILTER_RE = re.compile(r"^(\w+):(.+):(\w+)$", re.DOTALL)
-ARRAY_RE = re.compile(r"^\[.*\]$", re.DOTALL)
-UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+#: src/utils/string-utils.js (index id 66361544037) and the unit controller's own regex, in JS
+#: semantics: ``.`` stops at line terminators and ``$`` is the very end, so a filter with a
+#: newline in it does not match and is silently ignored, as on the real node
+PROJECT_FILTER_RE = js_regex(r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$")
+UNIT_FILTER_RE = js_regex(r"^(\w+):(.+):(\w+)$")
+ARRAY_RE = js_regex(r"^\[.*\]$")
+UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z",
                       re.IGNORECASE)
 
 # ---- Joi schemas ----------------------------------------------------------------------------
@@ -83,26 +89,6 @@ UNIT_FIELDS = [*PAGINATION, _alt("columns"), Field("xls", "boolean"), Field("org
                Field("marketplaceIdentifiers", "array", max_items=200),
                Field("hasMarketplaceIdentifier", "boolean"),
                Field("onlyTokenizedUnits", "boolean")]
-# src/validations/audit.validations.js @ 1fec6e8b (auditGetSchema, shared with /v1/audit)
-AUDIT_FIELDS = [Field("page", "number", 1, 100000, integer=True),
-                Field("limit", "number", 1, 1000, integer=True), Field("orgUid"),
-                Field("order"), Field("excludeChange", "boolean")]
-AUDIT_MESSAGES = {
-    '"page" must be a number': "Invalid page value. Must be a number",
-    '"page" must be an integer': "Invalid page value. Must be an integer",
-    '"page" must be greater than or equal to 1': "Invalid page value. Must be between 1 and 100000",
-    '"page" must be less than or equal to 100000':
-        "Invalid page value. Must be between 1 and 100000",
-    '"page" is required': "page is required",
-    '"limit" must be a number': "Invalid limit value. Must be a number",
-    '"limit" must be an integer': "Invalid limit value. Must be an integer",
-    '"limit" must be greater than or equal to 1': "Invalid limit value. Must be between 1 and 1000",
-    '"limit" must be less than or equal to 1000':
-        "Invalid limit value. Must be between 1 and 1000",
-    '"limit" is required': "limit is required",
-}
-
-
 def _child_fields(spec: V2Table) -> list[Field]:
     """``Joi.object({...paginationSchema, orgUid, [createdByOrgUid]})`` of the child routes."""
     out = list(PAGINATION)
@@ -450,7 +436,8 @@ def _audit_entries(v2: V2Ledger, org: OrgV2, direction: str) -> list:
     if hit is not None and hit[0] == (org.audit_version, v2.epoch):
         return hit[1]
     salt = v2.epoch
-    entries = sorted(org.audit, key=lambda e: (e.gen.ts, query_v2.tie(str(e.id), salt)),
+    tie = tie_key(salt)
+    entries = sorted(org.audit, key=lambda e: (e.gen.ts, tie(str(e.id))),
                      reverse=direction == "DESC")
     org.audit_cache[direction] = ((org.audit_version, salt), entries)
     return entries
@@ -459,8 +446,8 @@ def _audit_entries(v2: V2Ledger, org: OrgV2, direction: str) -> list:
 def audit(led: Ledger, q: Query) -> Response:
     """GET /v2/audit (`src/controllers/v2/audit-v2.controller.js` @ 1fec6e8b, model
     `audit-v2.model.js` @ 46af1491)."""
-    v, errs = validate(q, AUDIT_FIELDS, {"page", "limit", "orgUid"},
-                       with_peers=(("page", "limit"), ("limit", "page")))
+    # auditGetSchema (src/validations/audit.validations.js @ 1fec6e8b, shared with /v1/audit)
+    v, errs = validate(q, AUDIT_FIELDS, {"page", "limit", "orgUid"}, with_peers=AUDIT_PEERS)
     if errs:
         return validation_error([AUDIT_MESSAGES.get(e, e) for e in errs])
     v2 = _v2(led)
@@ -500,6 +487,7 @@ def health(led: Ledger, q: Query) -> Response:
 #: (method, path) -> handler; the app also mounts every path under /api
 ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/v2/health"): health,
+    ("GET", "/v2/health/wallet"): wallet_health,
     ("GET", "/v2/organizations"): organizations,
     ("GET", "/v2/organizations/metadata"): org_metadata,
     ("GET", "/v2/organizations/status"): org_status,

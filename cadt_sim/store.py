@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+import zlib
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from .schema import DATE, INT, PROJECT_CHILDREN, PROJECTS, TABLES, UNITS, TableSpec
 from .serialize import dumps, loads, norm_date
+from .validation import js_regex
 
 
 class Rec(NamedTuple):
@@ -38,8 +40,21 @@ class Filter(NamedTuple):
     op: str
 
 
-FILTER_RE = re.compile(r"^(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)$")
-ORDER_RE = re.compile(r"^(\w+):(ASC|DESC)$")
+#: the controllers' ``filter.match(genericFilterRegex)`` (src/utils/string-utils.js @ 1.7.24:
+#: unanchored, JS semantics). Searched, not anchored: ``x:5:lte`` gives the operator ``lt`` (the
+#: alternation tries ``lt`` first and nothing follows it), ``x:5:gte`` gives ``gt`` — as on a real
+#: node (checked with node 20)
+FILTER_RE = js_regex(r"(\w+):(.+):(in|eq|not|lt|gt|lte|gte|like)")
+#: ``^(\w+):(ASC|DESC)$`` in JS semantics (ASCII ``\w``, no match before a final newline)
+ORDER_RE = js_regex(r"^(\w+):(ASC|DESC)$")
+
+
+def tie_key(salt: int) -> Callable[[str], int]:
+    """The rank of a key among rows with the same sort value: pseudo-random, different after
+    every commit (``salt``) and the same in every process (``hash()`` of a str depends on
+    PYTHONHASHSEED): crc32 of the key, mixed with the salt and an odd multiplier."""
+    k, crc = (salt * 0x9E3779B1) & 0xFFFFFFFF, zlib.crc32
+    return lambda pk: ((crc(pk.encode()) ^ k) * 0x85EBCA6B) & 0xFFFFFFFF
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:
@@ -69,7 +84,7 @@ def remove_sorted(lst: list[str], pk: str) -> None:
 
 
 def parse_filter(raw: str) -> Filter:
-    m = FILTER_RE.match(raw)
+    m = FILTER_RE.search(raw)
     if not m:
         raise QueryError("bad filter")
     col, val, op = m.groups()
@@ -218,8 +233,8 @@ class Table(SortedRows):
         hit = self._default_cache.get(org)
         if hit and hit[0] == salt:
             return hit[1]
-        rows = self.rows
-        pks = sorted(self.sorted_keys(org), key=lambda pk: (rows[pk].ts or "", hash((pk, salt))),
+        rows, tie = self.rows, tie_key(salt)
+        pks = sorted(self.sorted_keys(org), key=lambda pk: (rows[pk].ts or "", tie(pk)),
                      reverse=True)
         self._default_cache[org] = (salt, pks)
         return pks
@@ -245,16 +260,22 @@ class Table(SortedRows):
         preds: Iterable[Callable[[dict], bool]] = (),
         search: str | None = None,
         ids: list[str] | None = None,
-        offset: int = 0,
-        limit: int | None = None,
+        offset: float = 0,
+        limit: float | None = None,
     ) -> tuple[int, list[str]]:
-        """Matching primary keys: (count, page). Fast paths for the primary key."""
+        """Matching primary keys: (count, page). Fast paths for the primary key.
+
+        ``offset``/``limit`` are the controller's JS numbers: a fraction in ``LIMIT <offset>,
+        <limit>`` passes SQLite's prepare (a missing column does not) and then fails to run."""
         s = self.spec
         preds = list(preds)
         if flt is not None and flt.col not in s.names:
             raise QueryError(f"SQLITE_ERROR: no such column: {s.name}.{flt.col}")
         if order is not None and order[0] not in s.names:
             raise QueryError(f"SQLITE_ERROR: no such column: {s.name}.{order[0]}")
+        if offset != int(offset) or (limit is not None and limit != int(limit)):
+            raise QueryError("SQLITE_MISMATCH: datatype mismatch")
+        offset, limit = int(offset), (None if limit is None else int(limit))
         pk_order = order is not None and order[0] == s.pk
         cand: list[str] | None = None
         rows = self.rows
@@ -324,7 +345,8 @@ class Table(SortedRows):
                 keyf = self._sort_key(col)
                 cand = sorted(cand, key=keyf, reverse=direction == "DESC")
         elif not from_default:
-            cand = sorted(cand, key=lambda pk: (rows[pk].ts or "", hash((pk, salt))), reverse=True)
+            tie = tie_key(salt)
+            cand = sorted(cand, key=lambda pk: (rows[pk].ts or "", tie(pk)), reverse=True)
         count = len(cand)
         page = cand[offset:] if limit is None else cand[offset:offset + limit]
         return count, page

@@ -29,7 +29,7 @@ from .schema_v2 import (
 from .serialize import dumps, loads, norm_date
 from .store import QueryError, SortedRows, like_regex
 
-_DATE_RX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_DATE_RX = re.compile(r"^\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 class Rec(NamedTuple):

@@ -8,14 +8,47 @@ The messages are what the CADT error handler sends: ``detail.context.message`` w
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 Query = dict[str, list[str]]
 
-# Joi's number coercion only accepts this form (no "inf", "nan", "1_000", hex)
-_NUMBER_RX = re.compile(r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?\s*$", re.IGNORECASE)
+#: JavaScript's ``\s`` and what ``String.prototype.trim`` strips (WhiteSpace + LineTerminator)
+JS_SPACE_CHARS = "".join(
+    chr(c) for c in [9, 10, 11, 12, 13, 32, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029,
+                     0x202F, 0x205F, 0x3000, 0xFEFF])
+#: JavaScript's ``.`` (no ``s`` flag): anything but a line terminator (Python's ``.`` is ``[^\n]``)
+JS_DOT = "[^\n\r\u2028\u2029]"
+# Joi's number coercion only accepts this form (no "inf", "nan", "1_000", hex, non-ASCII digits):
+# numberRx of lib/types/number.js with JS's \s and \d
+_NUMBER_RX = re.compile(rf"[{JS_SPACE_CHARS}]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+                        rf"(?:[eE][+-]?[0-9]+)?[{JS_SPACE_CHARS}]*\Z")
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+@functools.lru_cache(maxsize=64)
+def js_regex(pattern: str) -> re.Pattern[str]:
+    """A JavaScript regex (no flags) written with ``\\w``, ``\\d``, ``.``, ``^`` and ``$`` as a Python
+    one with the same meaning: ASCII classes, ``.`` without line terminators, ``$`` only at the
+    very end (Python's ``$`` also matches before a final newline)."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if ch == "[":  # a class is copied as is (no `.` or `$` meaning inside)
+            j = pattern.index("]", i + 2 if pattern[i + 1:i + 2] == "]" else i + 1)
+            out.append(pattern[i:j + 1])
+            i = j + 1
+            continue
+        out.append(JS_DOT if ch == "." else "\\Z" if ch == "$" else ch)
+        i += 1
+    return re.compile("".join(out), re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -36,7 +69,8 @@ class Field:
     integer: bool = False
     valid: tuple[str, ...] | None = None
     items_valid: tuple[str, ...] | None = None
-    pattern: str | None = None  # matched as written (anchored: stricter than the real regex)
+    pattern: str | None = None  # a JS regex, matched in JS semantics (js_regex); anchored here:
+    # stricter than the real, unanchored one
     shown: str | None = None  # the real server's regex source, for the message
     min_len: int | None = None
     max_len: int | None = None
@@ -44,17 +78,83 @@ class Field:
     options: tuple[Field, ...] = ()  # alternatives().try(...)
 
 
-def _num(v: str) -> float | None:
+def js_number_str(x: float) -> str:
+    """``String(x)`` of a JavaScript number (ECMAScript Number::toString: the shortest
+    round-trip digits, as Python's repr, in JS's notation: ``1e+21``, ``1e-7``, ``123.4``)."""
+    if x != x:
+        return "NaN"
+    if x in (math.inf, -math.inf):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    sign, r = ("-" if x < 0 else ""), repr(abs(float(x)))
+    mant, _, exp = r.partition("e")
+    ip, _, fp = mant.partition(".")
+    raw = ip + fp
+    digits = raw.lstrip("0")
+    e10 = int(exp or 0) - len(fp) + (len(digits) - len(digits.rstrip("0")))
+    s = digits.rstrip("0")
+    k, n = len(s), len(s) + e10  # x = 0.s * 10^n
+    if k <= n <= 21:
+        out = s + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = s[:n] + "." + s[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * -n + s
+    else:
+        e = n - 1
+        out = (s if k == 1 else s[0] + "." + s[1:]) + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+    return sign + out
+
+
+def _significant(v: str) -> str:
+    """internals.extractSignificantDigits of lib/types/number.js."""
+    v = re.sub(r"[eE][+-]?[0-9]+\Z", "", v, count=1)
+    v = v.replace(".", "", 1)
+    v = re.sub(r"0+\Z", "", v, count=1)
+    return re.sub(r"^[+-]?(0*)?", "", v, count=1)
+
+
+def _normalize_decimal(v: str) -> str:
+    """internals.normalizeDecimal of lib/types/number.js."""
+    v = re.sub(r"^\+", "", v, count=1)
+    v = re.sub(r"\.0*\Z", "", v, count=1)
+    v = re.sub(r"^(-?)\.([^.]*)\Z", r"\g<1>0.\2", v, count=1)
+    v = re.sub(r"^(-?)0+([0-9])", r"\1\2", v, count=1)
+    if "." in v and v.endswith("0"):
+        v = re.sub(r"0+\Z", "", v, count=1)
+    return "0" if v == "-0" else v
+
+
+def _num(v: str) -> tuple[float | int | None, bool]:
+    """Joi's number coercion of a query string: (value or None = not a number, unsafe).
+
+    ``number.unsafe`` (lib/types/number.js, the default flags): the digits the string gives do
+    not survive as a double (``9007199254740993``, ``1e400``, ``1e-400``), or the value is beyond
+    ±(2^53 - 1) (``1e20``)."""
     if not _NUMBER_RX.match(v):
-        return None
-    f = float(v)
-    return int(f) if f.is_integer() else f
+        return None, False
+    t = v.strip(JS_SPACE_CHARS)
+    f = float(t) + 0.0  # parseFloat; -0 becomes 0
+    if "e" in t or "E" in t:
+        if _significant(t) != _significant(js_number_str(f)):
+            return f, True
+    else:
+        shown = js_number_str(f)
+        if "e" not in shown and shown != _normalize_decimal(t):
+            return f, True
+    if not -MAX_SAFE_INTEGER <= f <= MAX_SAFE_INTEGER:
+        return f, True
+    return (int(f) if f.is_integer() else f), False
 
 
 def _check_number(f: Field, label: str, v: str) -> tuple[Any, list[Report]]:
-    n = _num(v)
+    """Coercion, the base check (both abort: no rule runs after them), then the rules."""
+    n, unsafe = _num(v)
     if n is None:
         return None, [Report("number.base", f'"{label}" must be a number')]
+    if unsafe:  # Joi's default message, also where a schema has custom ones
+        return None, [Report("number.unsafe", f'"{label}" must be a safe number')]
     out = []
     if f.integer and not isinstance(n, int):
         out.append(Report("number.integer", f'"{label}" must be an integer'))
@@ -75,7 +175,7 @@ def _check_string(f: Field, label: str, v: str) -> tuple[Any, list[Report]]:
                           f.valid))
     if v == "":
         return None, [*out, Report("string.empty", f'"{label}" is not allowed to be empty')]
-    if f.pattern is not None and not re.match(f.pattern, v):
+    if f.pattern is not None and not js_regex(f.pattern).match(v):
         out.append(Report("string.pattern.base", f'"{label}" with value "{v}" fails to match the '
                           f"required pattern: /{f.shown or f.pattern}/"))
     if f.min_len is not None and len(v) < f.min_len:

@@ -56,6 +56,27 @@ def test_initial_history(fresh: Simulator, fc: httpx.Client) -> None:
     assert "label_units" in all_tables
 
 
+def test_deletes_before_inserts_in_a_generation(fresh: Simulator, fc: httpx.Client) -> None:
+    # src/tasks/sync-registries.js @ 1.7.24 writes a generation's audit rows in the order of
+    # optimizeAndSortKvDiff (src/utils/datalayer-utils.js): a stable sort, DELETEs first
+    led = fresh.ledger
+    org = _org(fresh)
+    o = led.orgs[org]
+    pid = next(k.split("|")[1] for k in o.kv if k.startswith("project|"))
+    uid = next(k.split("|")[1] for k in o.kv if k.startswith("unit|"))
+    edited = {**led.value(o, "project", pid), "projectName": "Renamed"}
+    res = led.commit(o, [("project", pid, edited), ("unit", uid, None)], comment="c", author="a")
+    rows = _gen_rows(fc, org, res["generation"])  # ASC: rows of one timestamp in id order
+    assert [(r["type"], r["table"]) for r in rows] == [
+        ("DELETE", "unit"), ("INSERT", "project"), ("INSERT", "comment"), ("INSERT", "author")]
+    for u in led.orgs:
+        gens: dict[int, list[str]] = {}
+        for r in _audit(fc, u):
+            gens.setdefault(r["generation"], []).append(r["type"])
+        for types in gens.values():
+            assert types == sorted(types, key=lambda t: t != "DELETE"), types
+
+
 def test_commit_updates_org_map(fresh: Simulator, fc: httpx.Client) -> None:
     org = _org(fresh)
     before = fc.get("/v1/organizations").json()[org]["registryHash"]

@@ -95,9 +95,17 @@ def test_books_add_up_under_activity() -> None:
 
 def test_books_add_up_under_churn() -> None:
     with Simulator(seed=21, scale=1, v2=True) as s:
-        gens = {u: o.generation for u, o in s.ledger.v2.orgs.items()}
+        def v2_gens() -> dict[str, int]:
+            with s.ledger.lock:
+                return {u: o.generation for u, o in s.ledger.v2.orgs.items()}
+
+        gens = v2_gens()
         s.start_churn(interval_ms=5, kinds=["all"])
-        time.sleep(0.4)
-        s.stop_churn()
-        assert any(o.generation > gens[u] for u, o in s.ledger.v2.orgs.items())
+        try:  # until the churn has committed to a v2 store (a deadline, not a fixed sleep)
+            deadline = time.monotonic() + 30
+            while not any(g > gens.get(u, -1) for u, g in v2_gens().items()):
+                assert time.monotonic() < deadline, "churn made no v2 commit in 30 s"
+                time.sleep(0.01)
+        finally:
+            s.stop_churn()
         check_books(s)
