@@ -682,7 +682,7 @@ def node_limits_section(n: dict[str, Any] | None) -> list[str]:
       f"started {n.get('started', '?')}, commit {n.get('commit', '?')}), against the simulator "
       "with every request limit of the real server (a request a real node refuses, it refuses "
       "too). *Budget* is the request budget of the README: audit pages + ceil(n/1000) + "
-      "min(ceil(k/200), pages of that table) + 2, where edits whose feed values are provably "
+      "min(ceil(k/200), pages of that table) + 3 (organizations, pick lists, the since-read's boundary page), where edits whose feed values are provably "
       "the node's rows cost nothing. The rate limiter is scaled down so that a run takes seconds: "
       "its allowance per window is a third of the full sync's requests, so a perfectly paced "
       "client needs requests ÷ allowed rate.")

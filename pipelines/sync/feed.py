@@ -107,28 +107,29 @@ def land_from_feed(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
 
     `crawled_too=False` (a snapshot crawled every top-level record): child tables only."""
     events = events_table(batch)
-    queries: dict[tuple[str, str], str] = {}
-    for table in catalog.current_state:
-        if table.endpoint and not crawled_too:
-            continue
-        pk = table.key_columns[0]
-        for source, recreated in (("feed", "NOT recreated"), ("fresh", "recreated")):
-            queries[(table.name, source)] = (
-                f"SELECT TRY_CAST(change AS JSON) AS r FROM {events} "
-                f"WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL "
-                f"AND {recreated} AND k NOT IN (SELECT {pk} FROM "
-                f"{staging_name(catalog, table)} WHERE _batch = ? AND {pk} IS NOT NULL)"
-            )
-    counts = con.execute(  # one statement to find the (usually few) tables that have some
-        " UNION ALL ".join(f"SELECT {_lit(name)}, {_lit(source)}, count(*) FROM ({sql})"
-                           for (name, source), sql in queries.items()),
-        [batch] * len(queries)).fetchall()
+    tables = [t for t in catalog.current_state if crawled_too or not t.endpoint]
+    # the keys to land first, from keys alone (an anti-join per table): the values are only
+    # read for those, so a large window's re-read records never pass through JSON again
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _from_feed AS " + " UNION ALL ".join(
+            f"SELECT e.tbl, e.k, e.recreated FROM {events} e "
+            f"WHERE e.tbl = {_lit(t.name)} AND e.type = 'INSERT' AND e.k IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {staging_name(catalog, t)} s "
+            f"WHERE s._batch = ? AND s.{t.key_columns[0]} = e.k)"
+            for t in tables),
+        [batch] * len(tables)).fetchall()
+    counts = con.execute("SELECT tbl, recreated, count(*) FROM _from_feed GROUP BY ALL"
+                         ).fetchall()
     n = 0
-    for name, source, count in counts:
-        if count:
-            land_records_sql(con, catalog, catalog.table(name), queries[(name, source)],
-                             [batch], LandContext(batch, source=source, prio=100))
-            n += count
+    for name, recreated, count in counts:
+        sql = (f"SELECT TRY_CAST(e.change AS JSON) AS r FROM {events} e "
+               f"JOIN _from_feed f ON f.tbl = e.tbl AND f.k = e.k "
+               f"WHERE e.tbl = ? AND f.recreated = ?")
+        land_records_sql(con, catalog, catalog.table(name), sql, [name, recreated],
+                         LandContext(batch, source="fresh" if recreated else "feed",
+                                     prio=100))
+        n += count
+    con.execute("DROP TABLE _from_feed")
     return n
 
 

@@ -17,6 +17,7 @@ than reading the organization's whole table, the table is re-crawled instead.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ from pipelines.warehouse.landing import _lit
 from pipelines.warehouse.schema import _q
 
 ISO_MS = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
+_QUOTED_ISO_MS = f'"{ISO_MS}"'  # as a JSON string fragment
+_QUOTED_SECONDS = '"[0-9]{1,12}"'
 # JSON types (DuckDB's json_type) the node stores unchanged, per warehouse type
 _PLAIN = {
     FieldType.TEXT: "('VARCHAR')",
@@ -97,37 +100,45 @@ def key_requests(table: Table, keys: list[str]) -> int:
     return math.ceil(len(keys) / keys_per_request(table, max(len(k) for k in keys)))
 
 
-def _plain_sql(catalog: Catalog, table: Table, j: str) -> str:
-    """SQL predicate: value `j` is complete and typed as the node stores it unchanged."""
+def _plain_sql(catalog: Catalog, table: Table, keys: str, v: str) -> str:
+    """SQL predicate: the value is complete and typed as the node stores it unchanged.
+
+    `keys`: its top-level keys (`json_keys`); `v`: the struct of its fields as JSON fragments
+    (`_fragments`), so the document is parsed once, not once per field."""
     known = [f.api_name for f in table.fields] + [n.key for n in table.nested]
     required = [f.api_name for f in table.fields
                 if f.api_name not in catalog.node_stamped | catalog.kept_if_absent]
     conds = [
-        f"json_type({j}) = 'OBJECT'",
-        f"len(list_filter(json_keys({j}), lambda x: NOT list_contains("
+        f"len(list_filter({keys}, lambda x: NOT list_contains("
         f"[{', '.join(map(_lit, known))}], x))) = 0",
-        f"list_has_all(json_keys({j}), [{', '.join(map(_lit, required))}])",
+        f"list_has_all({keys}, [{', '.join(map(_lit, required))}])",
     ]
     for f in table.fields:
         if f.api_name in catalog.node_stamped:
             continue  # the node drops it
-        t = f"json_type({j}, {_lit('$.' + f.api_name)})"
-        text = f"json_extract_string({j}, {_lit('$.' + f.api_name)})"
-        absent_ok = f.api_name in catalog.kept_if_absent
-        # an explicit null of a kept-if-absent column is ambiguous: re-read instead
-        null_ok = "" if absent_ok else f"{t} = 'NULL' OR "
-        missing = f"{t} IS NULL OR " if absent_ok else ""
+        frag = f'{v}."{f.api_name}"'  # SQL NULL for a JSON null and for an absent key
+        t = f"json_type({frag})"
+        if f.api_name in catalog.kept_if_absent:
+            # absent: the node keeps its stored value; an explicit null is ambiguous: re-read
+            allowed = f"NOT list_contains({keys}, {_lit(f.api_name)}) OR "
+        else:
+            allowed = f"{frag} IS NULL OR "  # (present: checked above) a JSON null
         if f.type in _PLAIN:
             ok = f"{t} IN {_PLAIN[f.type]}"
         elif f.type is FieldType.TIMESTAMP:
-            ok = f"({t} = 'VARCHAR' AND regexp_full_match({text}, {_lit(ISO_MS)}))"
+            ok = f"regexp_full_match({frag}::VARCHAR, {_lit(_QUOTED_ISO_MS)})"
         elif f.type is FieldType.UNIX_SECONDS:
             ok = (f"({t} IN ('BIGINT', 'UBIGINT') OR "
-                  f"({t} = 'VARCHAR' AND regexp_full_match({text}, '[0-9]{{1,12}}')))")
+                  f"regexp_full_match({frag}::VARCHAR, {_lit(_QUOTED_SECONDS)}))")
         else:
             ok = "FALSE"
-        conds.append(f"coalesce({missing}{null_ok}{ok}, FALSE)")
+        conds.append(f"coalesce({allowed}{ok}, FALSE)")
     return " AND ".join(f"({c})" for c in conds)
+
+
+def _fragments(table: Table) -> str:
+    """json_transform spec: every field of `table` as its raw JSON fragment."""
+    return json.dumps({f.api_name: "JSON" for f in table.fields})
 
 
 def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: str,
@@ -140,13 +151,26 @@ def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: 
         pk = _q(table.key_columns[0])
         parts.append(f"""
             SELECT e.tbl, e.k, e.parent, h.k IS NOT NULL AND NOT e.recreated AS held,
-                   coalesce({_plain_sql(catalog, table, 'e.j')}, FALSE)
-                       AND NOT coalesce(h.extra, FALSE) AS plain
-            FROM (SELECT *, TRY_CAST(change AS JSON) AS j FROM {events}
-                  WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL) e
+                   CASE WHEN h.k IS NOT NULL AND NOT e.recreated AND NOT h.extra
+                             AND e.is_object
+                        THEN coalesce({_plain_sql(catalog, table, 'e.ks', 'e.v')}, FALSE)
+                        ELSE FALSE END AS plain
+            FROM (SELECT tbl, k, parent, recreated, is_object,
+                         CASE WHEN is_object THEN json_keys(j) END AS ks,
+                         CASE WHEN is_object THEN json_transform(j, {_lit(_fragments(table))})
+                         END AS v
+                  FROM (SELECT *, TRY_CAST(change AS JSON) AS j,
+                               coalesce(json_type(TRY_CAST(change AS JSON)) = 'OBJECT', FALSE)
+                                   AS is_object
+                        FROM {events}
+                        WHERE tbl = {_lit(table.name)} AND type = 'INSERT' AND k IS NOT NULL))
+                 e
             LEFT JOIN (SELECT {pk} AS k, _extra IS NOT NULL AS extra
                        FROM {catalog.qualified(table.name)}) h ON h.k = e.k""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS " + " UNION ALL ".join(parts))
+    # one statement per table: each scan holds only its own table's values
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {parts[0]}")
+    for part in parts[1:]:
+        con.execute(f"INSERT INTO {work} {part}").fetchall()
     try:
         return [_plan_one(con, catalog, work, table, org_uid, page_size, concurrency)
                 for table in catalog.crawled]
