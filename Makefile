@@ -13,19 +13,23 @@ $(UV):
 install: $(UV)  ## create .venv from the lock file (uv.lock); --inexact keeps uv itself
 	$(UV) sync --frozen --quiet --inexact
 
-demo: install  ## simulator -> full sync -> dbt build -> summary (no internet needed)
+demo: install  ## simulator -> full sync -> dbt build -> summary (no internet), only in data/demo/
 	$(VENV)/bin/cadt-mirror demo
 
 install-dev: $(UV)  ## .venv with the benchmark extra too (the bench smoke test needs dlt)
 	$(UV) sync --frozen --quiet --inexact --extra bench
 
-test: install-dev  ## the whole test suite (what CI runs)
+test: install-dev  ## the whole test suite (what CI runs); installs Chromium for the report test
+	sh scripts/ensure_chromium.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -q
 
-dev: install  ## Dagster UI on http://127.0.0.1:3000
-	DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/.dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+dev: install  ## Dagster UI on http://127.0.0.1:3000, and the daemon (sensor, schedule, automation)
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$$PWD/.dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
+	[ -f $$DAGSTER_HOME/dagster.yaml ] || cp pipelines/defs/dagster.yaml $$DAGSTER_HOME/ ; \
+	$(VENV)/bin/dagster-daemon run -w workspace.yaml & daemon=$$! ; \
+	trap 'kill $$daemon 2>/dev/null' EXIT INT TERM ; \
+	$(VENV)/bin/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: install-dev  ## benchmarks (writes docs/benchmarks.md)
 	$(VENV)/bin/python -m benchmarks.run_all

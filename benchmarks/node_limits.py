@@ -6,7 +6,7 @@ For a full sync and for k new / k edited units (counted apart), with and without
 simulator's rate limiter: requests by route, wall time, the budget formula and the 429s the
 simulator answered (target 0). The limiter is scaled down so a run takes seconds, not the
 real 15-minute windows: its allowance per window is set from the full sync's own request count
-(about three windows), so "requests ÷ allowed rate" is the time a perfectly paced client needs.
+(about six windows, so the limit, not the sync's own work, sets the pace), so "requests ÷ allowed rate" is the time a perfectly paced client needs.
 Results go to `benchmarks/results/latest.json` (key `node_limits`) and docs/benchmarks.md §7.
 """
 
@@ -80,7 +80,7 @@ def run(scale: float, ks: list[int]) -> dict[str, Any]:
             out["modes"][mode] = entry
             if mode == "rate_limited":
                 full_requests = out["modes"]["unlimited"]["full"]["requests"]
-                allowance = max(10, math.ceil(full_requests / 3))
+                allowance = max(10, math.ceil(full_requests / 6))
                 admin.set_rate_limit(f"{allowance}/{WINDOW_S:g}s")
                 entry["limit"] = {"requests": allowance, "window_s": WINDOW_S}
             log(f"  {mode}: full sync")

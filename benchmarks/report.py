@@ -684,8 +684,12 @@ def node_limits_section(n: dict[str, Any] | None) -> list[str]:
       "too). *Budget* is the request budget of the README: audit pages + ceil(n/1000) + "
       "min(ceil(k/200), pages of that table) + 3 (organizations, pick lists, the since-read's boundary page), where edits whose feed values are provably "
       "the node's rows cost nothing. The rate limiter is scaled down so that a run takes seconds: "
-      "its allowance per window is a third of the full sync's requests, so a perfectly paced "
+      "its allowance per window is a sixth of the full sync's requests (the limit, not the sync's own work, sets the pace), so a perfectly paced "
       "client needs requests ÷ allowed rate.")
+    if n.get("full_sync_rerun"):
+        w("")
+        w(f"(The two full-sync rows were measured again at {n['full_sync_rerun']} with the "
+          "allowance above; the k rows are from the first run, whose allowance was a third.)")
     w("")
     w("| node | work | requests | budget | by route | time | 429s | other 4xx |")
     w("|---|---|---|---|---|---|---|---|")

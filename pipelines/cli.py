@@ -1,17 +1,24 @@
 """`cadt-mirror`: sync, inspect and transform a local CADT warehouse.
 
     cadt-mirror sync     incremental sync (--full-refresh, --org, --verify, --switch-node, ...)
-    cadt-mirror status   per-organization generation, hash, last sync, row counts, lag
-    cadt-mirror build    dbt build of the marts over the warehouse
+    cadt-mirror run      sync, checks, dbt build, publish and report: the one command for cron
+    cadt-mirror status   per organization: generation, lag, last change, rows (--check: ask
+                         the node whether it moved since)
+    cadt-mirror build    dbt build of the marts over the warehouse (-s/--select, --exclude,
+                         --full-refresh, -- anything for dbt; -v shows dbt's output)
+    cadt-mirror publish  publish a complete snapshot for BI tools (serving copy, Parquet, report)
+    cadt-mirror report   write the HTML report of the published snapshot again
     cadt-mirror demo     in its own directory (data/demo/): start the bundled CADT simulator,
                          sync, change, sync, build, summarise
 
 Environment: CADT_API_URL (default: the public observer), CADT_API_KEY, CADT_MIRROR_DB
 (default data/cadt.duckdb), CADT_MIRROR_SERVING_DB, CADT_CONCURRENCY (1-16), CADT_PAGE_SIZE
-(1-1000), CADT_MIRROR_MEMORY_LIMIT (e.g. 384MB, 2GB, 50%), CADT_VERIFY_EVERY_HOURS.
+(1-1000), CADT_MIRROR_MEMORY_LIMIT (e.g. 384MB, 2GB, 50%), CADT_VERIFY_EVERY_HOURS,
+CADT_MIRROR_KEEP_SNAPSHOTS (published snapshots kept, default 3).
 
 Exit codes: 0 success, 1 the sync failed (or some organizations did), 2 a setting or argument
-is not allowed, 3 the warehouse is in use, 130 / 143 interrupted by SIGINT / SIGTERM.
+is not allowed, 3 the warehouse is in use, 4 (run) a blocking check failed, 5 (run) dbt build
+failed, 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -34,11 +40,14 @@ from rich.table import Table as RichTable
 from pipelines import config
 from pipelines.config import SettingError
 from pipelines.progress import RichProgress
+from pipelines.source.catalog import Catalog
+from pipelines.source.catalog_v1 import V1
+from pipelines.source.catalog_v2 import V2
 from pipelines.sync import SyncReport, SyncSettings, run_sync
 from pipelines.sync.interrupts import exit_code
 from pipelines.warehouse import state as st
-from pipelines.warehouse.db import WarehouseBusyError, connect, database_path, ensure_mirror
-from pipelines.warehouse.publish import publish_file, serving_path
+from pipelines.warehouse.db import WarehouseBusyError, connect
+from pipelines.warehouse.publish import is_serving_dir, publish_file, serving_dir, serving_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 CHECKS: dict[str, Callable[[str, str], object]] = {
@@ -108,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the warehouse mirrors another node: make it mirror this one "
                         "(organizations this node does not list are removed; logged in "
                         "cadt_mirror.sync_runs)")
+    s.add_argument("--data-model", choices=("v1", "v2"), default="v1",
+                   help="CADT data model to mirror (default v1; v2: the node's /v2 tables into "
+                        "schema cadt_v2, read node-wide)")
     s.add_argument("--verify", action="store_true",
                    help="check every organization's audit tail now (by itself it runs every "
                         "CADT_VERIFY_EVERY_HOURS, default 24)")
@@ -120,15 +132,45 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_sync)
 
+    from pipelines import dbt_build, operate, status  # run, status, build, publish, report
+
+    s = sub.add_parser("run", parents=[common],
+                       help="sync, checks, dbt build, publish and report: the one command for cron",
+                       description=operate.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _database(s)
+    s.add_argument("--api-url", help="CADT node URL (env CADT_API_URL; /api and /v1 optional)")
+    s.add_argument("--full-refresh", action="store_true",
+                   help="re-read every organization completely instead of replaying changes")
+    s.add_argument("--concurrency", metavar="N",
+                   help="parallel requests, 1 to 16 (env CADT_CONCURRENCY, default 4)")
+    s.add_argument("--retries", metavar="N",
+                   help="retries per request before giving up, 0 or more (default 8)")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=operate.cmd_run, switch_node=False, verify=False, org=[])
+
     s = sub.add_parser("status", parents=[common], help="what the warehouse holds, per organization")
     _database(s)
-    s.set_defaults(func=cmd_status)
+    status.add_arguments(s)
+    s.set_defaults(func=status.cmd_status)
 
     s = sub.add_parser("build", parents=[common],
                        help="dbt build: staging, intermediate and mart models + tests")
     _database(s)
-    s.add_argument("dbt_args", nargs=argparse.REMAINDER, help="extra arguments for dbt build")
-    s.set_defaults(func=cmd_build)
+    dbt_build.add_arguments(s)
+    s.set_defaults(func=dbt_build.cmd_build)
+
+    s = sub.add_parser("publish", parents=[common],
+                       help="publish a complete snapshot: serving copy, Parquet, report")
+    _database(s)
+    s.set_defaults(func=operate.cmd_publish)
+
+    s = sub.add_parser("report", parents=[common],
+                       help="write the HTML report of the published snapshot again")
+    _database(s)
+    s.add_argument("--out", metavar="FILE",
+                   help="where to write it (default: <serving>/current/report.html)")
+    s.set_defaults(func=operate.cmd_report)
 
     from pipelines import search  # the `search` subcommand lives in pipelines/search.py
 
@@ -179,6 +221,7 @@ def _settings(args: argparse.Namespace) -> SyncSettings:
         switch_node=args.switch_node, verify=args.verify, orgs=tuple(args.org),
         concurrency=checked["--concurrency"], max_retries=checked["--retries"],
     )
+    config.keep_snapshots()  # a sync publishes: a bad CADT_MIRROR_KEEP_SNAPSHOTS stops it now
     serving = serving_path(settings.database)
     if serving.is_dir():
         raise SettingError(f"the serving copy path {serving} (CADT_MIRROR_SERVING_DB) is a "
@@ -186,11 +229,14 @@ def _settings(args: argparse.Namespace) -> SyncSettings:
     return settings
 
 
+CATALOGS = {"v1": V1, "v2": V2}
+
+
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
     console.print(f"syncing [bold]{escape(st.public_url(settings.api_url))}[/bold] into "
                   f"{escape(str(settings.database))}")
-    report = _run(settings, console, quiet=args.quiet)
+    report = _run(settings, console, quiet=args.quiet, catalog=CATALOGS[args.data_model])
     print_report(report, console)
     return _exit_code(report)
 
@@ -205,11 +251,12 @@ def _exit_code(report: SyncReport) -> int:
     return EXIT_OK if report.status == "success" else EXIT_FAILED
 
 
-def _run(settings: SyncSettings, console: Console, quiet: bool = False) -> SyncReport:
+def _run(settings: SyncSettings, console: Console, quiet: bool = False,
+         catalog: Catalog = V1) -> SyncReport:
     if quiet or not console.is_terminal:
-        return run_sync(settings, handle_signals=True)
+        return run_sync(settings, handle_signals=True, catalog=catalog)
     with RichProgress(console) as progress:
-        return run_sync(settings, progress, handle_signals=True)
+        return run_sync(settings, progress, handle_signals=True, catalog=catalog)
 
 
 def print_report(report: SyncReport, console: Console) -> None:
@@ -256,106 +303,6 @@ def print_report(report: SyncReport, console: Console) -> None:
         _error(report.error)
 
 
-def cmd_status(args: argparse.Namespace, console: Console) -> int:
-    db = database_path(args.database)
-    if not db.exists():
-        console.print(f"no warehouse at {escape(str(db))} yet: run `cadt-mirror sync` first")
-        return EXIT_FAILED
-    try:
-        con = connect(db, read_only=True)
-    except WarehouseBusyError:  # a sync is writing: the serving copy has the last published state
-        serving = serving_path(db)
-        if not serving.exists():
-            raise
-        console.print(f"[yellow]a sync is running; showing the serving copy {serving}[/yellow]")
-        con = connect(serving, read_only=True)
-    try:
-        ensure_mirror(con, db)
-        rows = con.execute(
-            """
-            SELECT s.org_uid, o.name, s.generation, s.registry_hash, s.synced_at, s.mode,
-                   (SELECT count(*) FROM cadt_v1.projects p WHERE p.org_uid = s.org_uid),
-                   (SELECT count(*) FROM cadt_v1.units u WHERE u.org_uid = s.org_uid),
-                   (SELECT count(*) FROM cadt_v1.audit a WHERE a.org_uid = s.org_uid),
-                   o.registry_hash IS DISTINCT FROM s.registry_hash AS behind
-            FROM cadt_mirror.sync_state s
-            LEFT JOIN cadt_v1.organizations o USING (org_uid)
-            ORDER BY o.name NULLS LAST
-            """
-        ).fetchall()
-        last = con.execute(
-            "SELECT sync_id, status, started_at, finished_at, requests, error "
-            "FROM cadt_mirror.sync_runs ORDER BY started_at DESC LIMIT 1").fetchall()
-        quarantined = con.execute("SELECT count(*) FROM cadt_mirror.quarantine").fetchall()[0][0]
-        node = _node_line(con)
-    finally:
-        con.close()
-    now = datetime.now(UTC)
-    table = RichTable(title=f"warehouse {escape(str(db))}", title_justify="left")
-    for col in ("organization", "generation", "registry hash", "last sync", "lag", "projects",
-                "units", "audit rows", "source moved"):
-        table.add_column(col)
-    for uid, name, gen, h, synced_at, _mode, np_, nu, na, behind in rows:
-        lag = _ago(now - synced_at) if synced_at else "-"
-        table.add_row(escape((name or uid[:16])[:40]), str(gen), (h or "")[:14] + "…",
-                      f"{synced_at:%Y-%m-%d %H:%M:%S}" if synced_at else "-", lag, str(np_),
-                      str(nu), str(na), "yes" if behind else "no")
-    console.print(table)
-    if node:
-        console.print(node)
-    if last:
-        sid, status, _started, _finished, requests, error = last[0]
-        console.print(f"last run {sid}: {status}, {requests or 0} requests"
-                      + (f", error: {escape(error)}" if error else ""))
-    console.print(f"quarantined records: {quarantined}")
-    return EXIT_OK
-
-
-def _node_line(con: duckdb.DuckDBPyConnection) -> str | None:
-    try:
-        node = st.load_node(con)
-    except duckdb.CatalogException:  # a warehouse from before nodes were recorded
-        return None
-    if node is None:
-        return None
-    details = [f"{label} {value}" for label, value in (
-        ("governance body", node.governance_body), ("data model", node.datamodel_version),
-        ("API", node.api_version)) if value]
-    return f"node: {escape(node.api_url)}" + (f" ({', '.join(details)})" if details else "")
-
-
-def _ago(delta: timedelta) -> str:
-    s = int(delta.total_seconds())
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    return f"{s // 3600}h"
-
-
-def cmd_build(args: argparse.Namespace, console: Console) -> int:
-    from pipelines.transform import run_dbt  # dbt is heavy: import only when needed
-
-    db = database_path(args.database).resolve()
-    if not db.exists():
-        console.print(f"no warehouse at {escape(str(db))} yet: run `cadt-mirror sync` first")
-        return EXIT_FAILED
-    _check_mirror(db)
-    console.print(f"dbt build over {escape(str(db))}")
-    if run_dbt(["build", *args.dbt_args], db) != 0:
-        return EXIT_FAILED
-    console.print(f"read-only serving copy for BI tools: {publish_file(db)}")
-    return EXIT_OK
-
-
-def _check_mirror(db: Path) -> None:
-    con = connect(db, read_only=True)
-    try:
-        ensure_mirror(con, db)
-    finally:
-        con.close()
-
-
 # -- demo ---------------------------------------------------------------------------------------
 
 
@@ -385,16 +332,24 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         print_report(report, console)
         if report.status != "success":
             return _exit_code(report) or EXIT_FAILED
+    from pipelines import dbt_build
+    from pipelines.operate import print_connect, print_published
+
     if args.no_build:
+        print_connect(serving, console, report=True)
         return EXIT_OK
     console.print("[bold]4/4[/bold] dbt build (staging, intermediate, marts, tests)")
-    from pipelines.transform import run_dbt
-
-    code = run_dbt(["build"], db.resolve())
-    if code == 0:
-        _print_marts(db, console)
-        console.print(f"read-only serving copy for BI tools: {publish_file(db, serving)}")
-    return EXIT_OK if code == 0 else EXIT_FAILED
+    db = db.resolve()
+    outcome = dbt_build.run_build(db, dbt_build.dbt_build_args(), console,
+                                  verbose=getattr(args, "verbose", False),
+                                  gens=dbt_build.check_synced(db))
+    console.print(escape(outcome.line()), soft_wrap=True)
+    if not outcome.ok:
+        return EXIT_FAILED
+    _print_marts(db, console)
+    print_published(publish_file(db, serving, by="cadt-mirror demo"), console)
+    print_connect(serving, console)
+    return EXIT_OK
 
 
 def _clear_demo(home: Path, db: Path, serving: Path) -> None:
@@ -407,10 +362,15 @@ def _clear_demo(home: Path, db: Path, serving: Path) -> None:
             raise SettingError(f"refusing to overwrite {path}: it is not a warehouse "
                                "`cadt-mirror demo` made; move it away or pass --dir with "
                                "another directory")
+    snapshots = serving_dir(serving)
+    if snapshots.exists() and not is_serving_dir(snapshots):
+        raise SettingError(f"refusing to overwrite {snapshots}: it is not the demo's snapshot "
+                           "directory; move it away or pass --dir with another directory")
     for path in (db, serving):
         for f in (path, path.with_name(path.name + ".wal")):
             f.unlink(missing_ok=True)
     shutil.rmtree(db.with_name(db.name + ".tmp"), ignore_errors=True)
+    shutil.rmtree(snapshots, ignore_errors=True)
 
 
 def _is_demo_warehouse(path: Path) -> bool:

@@ -7,6 +7,7 @@ being pasted into SQL).
 
 from __future__ import annotations
 
+import os
 import re
 
 from pipelines.source.client import DEFAULT_API_URL, split_base_url
@@ -85,3 +86,13 @@ def api_url(name: str, value: str) -> str:
         raise _refuse(name, value, f"use the http(s) URL of a CADT node, such as "
                       f"{DEFAULT_API_URL}") from None
     return value
+
+
+KEEP_SNAPSHOTS = 3  # dated serving snapshots kept by default (CADT_MIRROR_KEEP_SNAPSHOTS)
+
+
+def keep_snapshots(value: str | None = None) -> int:
+    """How many dated serving snapshots to keep: `value`, else $CADT_MIRROR_KEEP_SNAPSHOTS,
+    else 3; a whole number of at least 1 (the snapshot being published is always kept)."""
+    raw = value if value is not None else os.environ.get("CADT_MIRROR_KEEP_SNAPSHOTS")
+    return whole_number("CADT_MIRROR_KEEP_SNAPSHOTS", raw or KEEP_SNAPSHOTS, 1)

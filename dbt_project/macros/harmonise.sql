@@ -30,3 +30,53 @@
 {% macro serial_number(expr) -%}
     try_cast(nullif(regexp_extract({{ expr }}, '^(.*?)([0-9]+)$', 2), '') as hugeint)
 {%- endmacro %}
+
+{#- Placeholders: values that say "no value" (n.a., N/A, -, unknown, none, tbd, empty, ...).
+    Compared on text_key, so case, accents and punctuation do not matter; a value with no letter
+    or digit at all ('-', '?', '', '   ') is a placeholder too. Not used on columns where
+    "Unknown" is a pick-list value with a meaning (coveredByNDC, correspondingAdjustment*). -#}
+{% macro placeholder_keys() -%}
+    ('n a', 'na', 'n a n a', 'none', 'null', 'nil', 'unknown', 'not known', 'tbd', 'tba',
+     'to be determined', 'to be confirmed', 'not available', 'not applicable', 'not specified',
+     'unspecified', 'no data', 'missing', 'xxx')
+{%- endmacro %}
+
+{% macro is_placeholder(expr) -%}
+    coalesce({{ text_key(expr) }} in {{ placeholder_keys() }}, true)
+{%- endmacro %}
+
+{#- clean_text, and NULL for a placeholder. Keep the raw value beside it (`<column>_raw`). -#}
+{% macro null_if_placeholder(expr) -%}
+    case when {{ is_placeholder(expr) }} then null else {{ clean_text(expr) }} end
+{%- endmacro %}
+
+{#- For a staging model: '<name>, <name>' of the given columns whose value was published but is a
+    placeholder (NULL when there is none). `columns` maps the output name to the source column. -#}
+{% macro placeholder_columns(columns) -%}
+    nullif(concat_ws(', '
+    {%- for name, column in columns.items() %},
+        case when {{ column }} is not null and {{ is_placeholder(column) }} then '{{ name }}' end
+    {%- endfor %}
+    ), '')
+{%- endmacro %}
+
+{#- Serial blocks. A serialNumberBlock is "<start>-<end>", and both serials may contain '-'
+    (VCS-1001-2020-A1-VCS-1001-2020-A1000). The split is at the first '-' whose two sides both
+    end in digits and share the same prefix: serial_block_split_at gives its position (NULL when
+    there is none), serial_block_part part 1 (start) or 2 (end). The split is costly: compute it
+    only for the rows that need it (behind a CASE, once per row). -#}
+{% macro serial_block_split_at(expr) -%}
+    list_filter(range(2, length({{ expr }})), lambda i: substr({{ expr }}, i, 1) = '-'
+        and regexp_matches(substr({{ expr }}, 1, i - 1), '[0-9]$')
+        and regexp_matches(substr({{ expr }}, i + 1), '[0-9]$')
+        and {{ serial_prefix('substr(' ~ expr ~ ', 1, i - 1)') }}
+            = {{ serial_prefix('substr(' ~ expr ~ ', i + 1)') }})[1]
+{%- endmacro %}
+
+{% macro serial_block_part(expr, part) -%}
+    {%- if part == 1 -%}
+        substr({{ expr }}, 1, {{ serial_block_split_at(expr) }} - 1)
+    {%- else -%}
+        substr({{ expr }}, {{ serial_block_split_at(expr) }} + 1)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,46 +1,48 @@
-"""Jobs, schedules and the serving-copy asset that ends every refresh."""
+"""Jobs and the safety-net schedule.
 
-from pathlib import Path
+Both jobs run their steps in one process, one after another: every step writes the same DuckDB
+file, so nothing could run in parallel anyway, and a process per step would only add seconds of
+imports each.
+"""
+
+import os
 
 from dagster import (
-    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
-    MaterializeResult,
     ScheduleDefinition,
-    asset,
     define_asset_job,
+    in_process_executor,
 )
 
+from pipelines.defs.policies import RUN_TAGS
 from pipelines.defs.raw_assets import GROUP
-from pipelines.defs.resources import WarehouseResource
-from pipelines.warehouse.publish import publish_file
+from pipelines.defs.serving import SERVING_KEY
 
-
-def serving_asset(deps: list[AssetKey]):
-    @asset(key=AssetKey(["serving", "cadt_serving_db"]), group_name="serving", deps=deps,
-           kinds={"duckdb"},
-           description="Read-only copy of the warehouse for BI tools, replaced atomically after "
-                       "each refresh (DuckDB allows no readers in other processes during a write).")
-    def cadt_serving_db(warehouse: WarehouseResource) -> MaterializeResult:
-        target = publish_file(Path(warehouse.database))
-        return MaterializeResult(metadata={"path": str(target),
-                                           "bytes": target.stat().st_size})
-
-    return cadt_serving_db
-
+DEFAULT_CRON = "17 */6 * * *"
 
 sync_job = define_asset_job(
-    "cadt_sync_job", selection=AssetSelection.groups(GROUP, "serving"),
-    description="Incremental sync of every CADT v1 table into DuckDB, then publish the serving "
-                "copy (the marts stay as the last refresh left them).",
+    "cadt_sync_job", selection=AssetSelection.groups(GROUP) | AssetSelection.assets(SERVING_KEY),
+    executor_def=in_process_executor, tags=RUN_TAGS,
+    description="Incremental sync of every CADT v1 table, its gates, then the serving copy (raw "
+                "tables only: the marts stay as the last build left them, and the copy says so).",
 )
 refresh_job = define_asset_job(
-    "cadt_refresh_job", selection=AssetSelection.all(),
-    description="Sync, then dbt build (models + tests as asset checks), then publish the "
-                "serving copy.",
+    "cadt_refresh_job", selection=AssetSelection.all(), executor_def=in_process_executor,
+    tags=RUN_TAGS,
+    description="Sync and its gates, dbt build (every dbt test an asset check), then the "
+                "serving copy: published only when every blocking check passed.",
 )
-refresh_schedule = ScheduleDefinition(
-    job=refresh_job, cron_schedule="17 * * * *", default_status=DefaultScheduleStatus.STOPPED,
-    description="Hourly refresh; a no-change sync costs two requests.",
-)
+
+
+def refresh_schedule() -> ScheduleDefinition:
+    """The safety net behind the sensor: a refresh every 6 hours ($CADT_REFRESH_CRON), stopped
+    until switched on. It catches what the sensor cannot: a refresh that failed after the sensor
+    moved its cursor, and the daily audit-tail check of organizations that never move."""
+    return ScheduleDefinition(
+        name="cadt_refresh_schedule", job=refresh_job,
+        cron_schedule=os.environ.get("CADT_REFRESH_CRON") or DEFAULT_CRON,
+        default_status=DefaultScheduleStatus.STOPPED,
+        description="Refresh on a cron ($CADT_REFRESH_CRON, default every 6 hours); a no-change "
+                    "sync costs two requests plus the completeness counts.",
+    )

@@ -65,10 +65,17 @@ def build(
     database: str | os.PathLike[str],
     *,
     select: str | None = None,
+    full_refresh: bool = False,
     target_path: str | os.PathLike[str] | None = None,
 ) -> int:
-    """`dbt build` (seeds, models, tests) over `database`; non-zero when anything failed."""
+    """`dbt build` (seeds, models, tests) over `database`; non-zero when anything failed.
+
+    The unit-level models are incremental (dbt_project/macros/incremental.sql): a build
+    refreshes only what the syncs since the last build changed. `full_refresh=True` rebuilds
+    them from scratch (dbt's `--full-refresh`; the same marts, row for row)."""
     args = ["build"]
     if select:
         args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
     return run_dbt(args, database, target_path=target_path)

@@ -2,13 +2,18 @@
 
 - `CadtDbtTranslator`: dbt sources `cadt_v1.<table>` -> asset key `["cadt_v1", "<table>"]` (the
   keys the sync's raw assets use); models -> `[<schema>, <model>]`, grouped by folder
-  (`staging_cadt_v1`, `intermediate`, `marts`). dbt tests become asset checks.
-- `build_dbt_assets()`: the `@dbt_assets` definition (needs a manifest: `prepare_manifest()`).
+  (`staging_cadt_v1`, `intermediate`, `marts`). Every dbt test becomes an asset check (singular
+  tests name their model in `meta.dagster.ref`); error-severity tests are blocking.
+- Every dbt model refreshes by declarative automation after the raw assets (`after_upstream`);
+  marts carry the raw tables' freshness policy.
+- `build_dbt_assets()`: the `@dbt_assets` definition (needs a manifest: `prepare_manifest()`),
+  in the warehouse pool, over the file the `warehouse` resource names.
 - `dbt_resource(database)`: the `DbtCliResource` pointing at dbt_project/ with CADT_MIRROR_DB set.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +23,12 @@ from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
+    DbtProject,
     dbt_assets,
 )
+
+from pipelines.defs.policies import FRESHNESS, POOL, after_upstream
+from pipelines.defs.resources import WarehouseResource
 
 from ._paths import DBT_PROJECT_DIR, DEFAULT_DATABASE
 from ._runner import dbt_env, dbt_executable, run_dbt
@@ -48,6 +57,20 @@ class CadtDbtTranslator(DagsterDbtTranslator):
         # fqn = [project, folder..., model]; group = folders joined by "_"
         folders = fqn[1:-1]
         return "_".join(folders) if folders else "dbt"
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # Seeds change with the code only; the first refresh run builds them.
+        return after_upstream() if dbt_resource_props["resource_type"] == "model" else None
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.group_name == "marts":
+            return spec.replace_attributes(freshness_policy=FRESHNESS)
+        return spec
 
 
 def prepare_manifest(
@@ -97,8 +120,27 @@ def build_dbt_assets(manifest: Path | None = None) -> dg.AssetsDefinition:
         manifest=manifest_path,
         dagster_dbt_translator=CadtDbtTranslator(),
         name="cadt_dbt_models",
+        pool=POOL,
     )
-    def cadt_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+    def cadt_dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
+        with _warehouse_env(warehouse.path):  # dbt starts here, reading the profile's env
+            invocation = dbt.cli(["build"], context=context)
+        yield from invocation.stream()
 
     return cadt_dbt_models
+
+
+@contextmanager
+def _warehouse_env(database: Path) -> Iterator[None]:
+    """CADT_MIRROR_DB set to `database` meanwhile, so dbt builds the file the sync wrote."""
+    before = os.environ.get("CADT_MIRROR_DB")
+    os.environ["CADT_MIRROR_DB"] = dbt_env(database)["CADT_MIRROR_DB"]
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CADT_MIRROR_DB", None)
+        else:
+            os.environ["CADT_MIRROR_DB"] = before

@@ -1,8 +1,10 @@
-"""Render the dbt `sources:` YAML for a catalogue (`_cadt_v1__sources.yml`).
+"""Render the dbt `sources:` YAML for a catalogue (`_cadt_v1__sources.yml`) and for the sync's
+bookkeeping tables that dbt reads (`_cadt_mirror__sources.yml`).
 
-The warehouse DDL is generated from the catalogue; so is this file, so table and column names
-cannot drift between the sync and dbt. `tests/dbt/test_sources_yaml.py` regenerates it and fails
-on any difference. Regenerate with:
+The warehouse DDL is generated from the catalogue; so are these files, so table and column names
+cannot drift between the sync and dbt: the bookkeeping tables' columns are read from the DDL
+itself (`ensure_schema` on an in-memory DuckDB). `tests/dbt/test_dbt_cli.py` regenerates both
+and fails on any difference. Regenerate with:
 
     .venv/bin/python -m pipelines.transform.sources_yaml
 """
@@ -12,8 +14,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+
 from pipelines.source.catalog import Catalog
-from pipelines.warehouse.schema import MIRROR_COLUMNS
+from pipelines.warehouse.schema import MIRROR_COLUMNS, MIRROR_SCHEMA, ensure_schema
 
 from ._paths import DBT_PROJECT_DIR
 
@@ -89,13 +93,101 @@ def render_sources_yaml(catalog: Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sources_yaml(catalog: Catalog) -> Path:
+# The bookkeeping tables of the sync that dbt reads: the change log drives mart_changes and the
+# incremental marts (dbt_project/macros/incremental.sql), per table and column.
+MIRROR_SOURCES: dict[str, tuple[str, dict[str, str]]] = {
+    "record_changes": (
+        "Per record, what each sync changed, written in the organization's commit: op insert "
+        "(key only: the row is in the current table), update (`changed`: {column: [before, "
+        "after]} of the columns that changed, `_extra` included), delete (`changed`: the row as "
+        "it was), snapshot (an organization's first snapshot: one row per table, `changed` = "
+        "{\"rows\": n}, record_key NULL). Kept CADT_CHANGES_KEEP_DAYS days.",
+        {
+            "sync_id": "The sync run (cadt_mirror.sync_runs).",
+            "catalog_version": "The catalogue (data model) version, e.g. v1.",
+            "org_uid": "The organization whose commit logged it ('*' for organizations and "
+                       "pick lists, which are not per organization).",
+            "table_name": "The warehouse table (cadt_v1.<table_name>).",
+            "record_key": "The record's key (several key columns joined with U+001F); NULL for "
+                          "a snapshot row.",
+            "op": "insert, update, delete or snapshot.",
+            "changed": "update: {column: [before, after]}; delete: the row as it was; "
+                       "snapshot: {\"rows\": n}; insert: NULL.",
+            "recorded_at": "When the organization's commit logged it.",
+        },
+    ),
+    "sync_changes": (
+        "Per sync, organization and table: rows inserted, updated and deleted (the audit "
+        "table's too, which record_changes does not list).",
+        {
+            "sync_id": "The sync run (cadt_mirror.sync_runs).",
+            "org_uid": "The organization ('*' for organizations and pick lists).",
+            "table_name": "The warehouse table.",
+            "mode": "How the organization was read: snapshot, incremental, removed, ...",
+        },
+    ),
+    "sync_runs": (
+        "One row per sync run: start, end, status, error, requests, bytes, summary.",
+        {"sync_id": "The sync run's id (`<UTC start>-<8 hex>`).",
+         "started_at": "When the run started.", "status": "running, success, partial, "
+         "failed, interrupted or abandoned."},
+    ),
+}
+_TYPE_NAMES = {"TIMESTAMP WITH TIME ZONE": "timestamptz"}
+
+
+def mirror_sources_yaml_path() -> Path:
+    return DBT_PROJECT_DIR / "models" / "staging" / MIRROR_SCHEMA / f"_{MIRROR_SCHEMA}__sources.yml"
+
+
+def render_mirror_sources_yaml(catalog: Catalog) -> str:
+    """The sources YAML of the bookkeeping tables in MIRROR_SOURCES, columns as the DDL has them."""
+    con = duckdb.connect()
+    try:
+        ensure_schema(con, catalog)
+        columns = con.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? ORDER BY table_name, ordinal_position", [MIRROR_SCHEMA]
+        ).fetchall()
+    finally:
+        con.close()
+    lines = [
+        "# GENERATED from the bookkeeping DDL in pipelines/warehouse/schema.py by",
+        "# pipelines/transform/sources_yaml.py. Do not edit by hand.",
+        "version: 2",
+        "",
+        "sources:",
+        f"  - name: {MIRROR_SCHEMA}",
+        f"    schema: {MIRROR_SCHEMA}",
+        "    description: " + _q("The sync's own bookkeeping (written by the sync, read-only "
+                                 "for dbt): what each sync changed."),
+        "    tables:",
+    ]
+    for table, (description, docs) in MIRROR_SOURCES.items():
+        lines += [f"      - name: {table}", "        description: " + _q(description),
+                  "        columns:"]
+        for t, col, sql_type in columns:
+            if t == table:
+                lines += [
+                    f"          - name: {col}",
+                    f"            data_type: {_TYPE_NAMES.get(sql_type, sql_type.lower())}",
+                    "            description: " + _q(docs.get(col, "Bookkeeping column.")),
+                ]
+    return "\n".join(lines) + "\n"
+
+
+def write_sources_yaml(catalog: Catalog) -> list[Path]:
+    """Write the catalogue's sources file and the bookkeeping one; return their paths."""
     path = sources_yaml_path(catalog)
     path.write_text(render_sources_yaml(catalog), encoding="utf-8")
-    return path
+    mirror = mirror_sources_yaml_path()
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    mirror.write_text(render_mirror_sources_yaml(catalog), encoding="utf-8")
+    return [path, mirror]
 
 
 if __name__ == "__main__":
     from pipelines.source.catalog_v1 import V1
 
-    print(write_sources_yaml(V1))
+    for written in write_sources_yaml(V1):
+        print(written)

@@ -56,6 +56,8 @@ Mirror bookkeeping, schema `{MIRROR_SCHEMA}`:
 | `http_cache` | URL whose ETag lets the next sync ask `If-None-Match` |
 | `node` | the CADT node this warehouse mirrors (URL, governance body, data-model and API version) |
 | `demo` | present only in a warehouse `cadt-mirror demo` made (the only kind it overwrites) |
+| `marts_builds` | `cadt-mirror build` / `run`: dbt invocation id, start, end, status, selection; tells a publish whether the marts belong to the raw tables |
+| `published` | only in a serving copy: the snapshot's id, time, node, generation per organization (JSON), contents (`raw + marts` / `raw only`) and marts build |
 
 Run statuses in `sync_runs`: `running`, `success`, `partial` (some organizations failed),
 `failed`, `interrupted` (SIGINT/SIGTERM: the organizations committed before it are listed),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
+from pipelines.defs.policies import FRESHNESS, POOL
 from pipelines.transform.dbt_assets import (
     CadtDbtTranslator,
     build_dbt_assets,
@@ -31,11 +35,45 @@ def test_translator_groups_models_by_folder():
     assert translator.get_group_name(props) == "marts"
 
 
-def test_dbt_assets_depend_on_every_raw_table_and_carry_checks(tmp_path):
-    assets = build_dbt_assets(prepare_manifest(target_path=tmp_path))
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh `dbt parse` of the project, once for this module."""
+    path = tmp_path_factory.mktemp("dbt_target")
+    prepare_manifest(force=True, target_path=path)
+    return path
+
+
+def test_dbt_assets_depend_on_every_raw_table_and_carry_checks(target):
+    assets = build_dbt_assets(target / "manifest.json")
     raw = {k for k in assets.dependency_keys if k.path[0] == "cadt_v1"}
     assert {k.path[1] for k in raw} >= {"units", "projects", "issuances", "audit", "unit_labels"}
     assert dg.AssetKey(["marts", "fct_retirements"]) in assets.keys
     assert any(
         spec.asset_key == dg.AssetKey(["marts", "dim_projects"]) for spec in assets.check_specs
     )
+
+
+SINGULAR = {
+    "assert_issued_equals_units_with_issuance": "fct_issuances",
+    "assert_retirements_equal_retired_units": "fct_retirements",
+    "assert_balances_add_up_to_issuance": "fct_credit_balances",
+    "assert_no_unit_record_lost": "mart_article6_units",
+    "assert_events_end_in_current_state": "fct_unit_status_events",
+}
+
+
+def test_every_dbt_test_is_an_asset_check_singular_ones_on_their_model(target):
+    assets = build_dbt_assets(target / "manifest.json")
+    checks = {spec.name: spec for spec in assets.check_specs}
+    for name, model in SINGULAR.items():
+        assert checks[name].asset_key == dg.AssetKey(["marts", model])
+        assert checks[name].blocking  # error severity: a failure holds what follows
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"].values()
+    tests = [n for n in nodes if n["resource_type"] == "test"]
+    assert len(checks) == len(tests)  # none left to be logged as an observation
+    assert assets.node_def.pool == POOL
+    specs = {spec.key: spec for spec in assets.specs}
+    assert specs[dg.AssetKey(["marts", "dim_projects"])].freshness_policy == FRESHNESS
+    # models follow the raw tables by automation; seeds change with the code only
+    assert {s.group_name == "seeds" for s in specs.values() if s.automation_condition} == {False}
+    assert all(s.automation_condition for s in specs.values() if s.group_name != "seeds")

@@ -9,7 +9,12 @@ import pytest
 
 from pipelines.source.catalog_v1 import V1
 from pipelines.transform import build, run_dbt
-from pipelines.transform.sources_yaml import render_sources_yaml, sources_yaml_path
+from pipelines.transform.sources_yaml import (
+    mirror_sources_yaml_path,
+    render_mirror_sources_yaml,
+    render_sources_yaml,
+    sources_yaml_path,
+)
 
 from .warehouse import build_warehouse
 
@@ -20,6 +25,11 @@ def test_sources_yaml_matches_the_catalogue():
     assert sources_yaml_path(V1).read_text(encoding="utf-8") == render_sources_yaml(V1), (
         "regenerate with: .venv/bin/python -m pipelines.transform.sources_yaml"
     )
+    mirror = mirror_sources_yaml_path().read_text(encoding="utf-8")
+    assert mirror == render_mirror_sources_yaml(V1), (
+        "regenerate with: .venv/bin/python -m pipelines.transform.sources_yaml"
+    )
+    assert "- name: record_changes" in mirror and "- name: recorded_at" in mirror
 
 
 def test_docs_generate_works(built_warehouse: Path, tmp_path: Path):

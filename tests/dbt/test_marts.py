@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from .warehouse import O1
+
 pytestmark = pytest.mark.xdist_group("dbt")
 
 
 def test_issuances_count_every_unit_record_once(query):
     rows = query(
-        "select issuance_id, project_exists, quantity_issued, quantity_retired "
+        "select issuance_id, issuance_exists, project_exists, quantity_issued, quantity_retired "
         "from marts.fct_issuances order by issuance_id"
     )
     assert rows == [
-        ("I1", True, 1100, 500),  # split 600 + 400, plus U2 100
-        ("I2", True, 300, 300),
-        ("I3", False, 50, 0),  # project P3 deleted, issuance and unit left behind
-        ("I4", True, 100, 0),
+        ("I1", True, True, 1100, 500),  # split 600 + 400, plus U2 100
+        ("I2", True, True, 300, 300),
+        ("I3", True, False, 50, 0),  # project P3 deleted, issuance and unit left behind
+        ("I4", True, True, 100, 0),
+        ("unattributed:" + O1, False, False, 20, 0),  # U3 has no issuance
     ]
 
 
@@ -53,35 +56,41 @@ def test_balances_add_up_to_all_unit_records(query):
         "select sum(quantity), sum(unit_record_count) from marts.fct_credit_balances"
     )
     assert (total, records) == (1570, 7)
-    [(no_project,)] = query(
-        "select sum(quantity) from marts.fct_credit_balances where warehouse_project_id is null"
+    [(no_project, key)] = query(
+        "select sum(quantity), any_value(project_key) from marts.fct_credit_balances "
+        "where warehouse_project_id is null"
     )
-    assert no_project == 20  # U3 has no issuance
+    assert (no_project, key) == (20, "unattributed:" + O1)  # U3 has no issuance
 
 
 def test_dim_projects_totals_and_flags(query):
     rows = query(
-        "select warehouse_project_id, quantity_issued, quantity_retired, quantity_outstanding, "
-        "current_registry, registry_of_origin, host_country_iso3_list, "
-        "double_counting_candidate_count from marts.dim_projects order by 1"
+        "select warehouse_project_id, project_record_status, quantity_issued, quantity_retired, "
+        "quantity_outstanding, registry, registry_of_origin, host_country_iso3_list, "
+        "double_counting_candidate_count, double_counting_best_tier "
+        "from marts.dim_projects order by 1"
     )
     assert rows == [
-        ("P1", 1100, 500, 600, "Verra", "Verra", "BRA", 2),
-        ("P2", 300, 300, 0, "Gold Standard", "Verra", "BRA", 1),
-        ("P4", 100, 0, 100, "Verra", "Verra", "KEN", 1),
+        ("P1", "current", 1100, 500, 600, "Verra", "Verra", "BRA", 2, 1),
+        ("P2", "current", 300, 300, 0, "Gold Standard", "Verra", "BRA", 1, 1),
+        # the deleted project's unit stays counted, under its id, with its organization's registry
+        ("P3", "deleted", 50, 0, 50, "Registry One", None, "PER", 0, None),
+        ("P4", "current", 100, 0, 100, "Verra", "Verra", "KEN", 1, 2),
+        # U3 (no issuance): its organization's row
+        ("unattributed:" + O1, "unattributed", 20, 0, 20, "Registry One", None, None, 0, None),
     ]
 
 
-def test_double_counting_rules_each_give_one_row_per_pair(query):
+def test_double_counting_rules_each_give_one_row_per_pair_ranked_by_tier(query):
     rows = query(
-        "select rule, project_a_id, project_b_id from marts.mart_double_counting_candidates "
-        "order by rule"
+        "select tier, rule, project_a_id, project_b_id, is_pair_best_tier "
+        "from marts.mart_double_counting_candidates order by tier, rule"
     )
     assert rows == [
-        ("cadt_sector_country_issuance_overlap", "P1", "P2"),
-        ("overlapping_serial_range", "P1", "P4"),
-        ("same_name_and_country", "P1", "P2"),
-        ("same_origin_project", "P1", "P2"),
+        (1, "same_origin_project_id", "P1", "P2", True),  # origin Verra/VCS 1001, two orgs
+        (2, "overlapping_serial_range", "P1", "P4", True),  # U1b and U7
+        (3, "same_name_developer_country", "P1", "P2", False),  # "Forest Guard", green dev, BRA
+        (4, "same_developer_sector_country_overlap", "P1", "P2", False),
     ]
 
 
@@ -90,7 +99,8 @@ def test_developer_names_are_grouped(query):
         "select developer_key, project_count, registry_count, quantity_issued "
         "from marts.mart_developer_portfolio order by developer_key"
     )
-    assert rows == [("green dev", 2, 2, 1400), ("windco", 1, 1, 100)]
+    # '(unknown)' holds the deleted P3's U5 (50) and the issuance-less U3 (20): no project
+    assert rows == [("(unknown)", 0, 1, 70), ("green dev", 2, 2, 1400), ("windco", 1, 1, 100)]
 
 
 def test_article6_by_country(query):

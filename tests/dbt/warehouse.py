@@ -13,6 +13,19 @@ the sync. The story (org o1 publishes generations 1-4 in the audit; org o2 has n
 - P2 (o2, Gold Standard, origin "VCS"/1001, "Forest  guard", Brazil + "Brasil"), issuance I2
   (2020-06..2021-06), U6 300 Retired with no audit history.
 - P4 (o2, Verra, Kenya), issuance I4, U7 100 Held whose serials overlap U1b's.
+
+Nothing in this story breaks a data-quality rule (P3's unit U5 and the issuance-less U3 are
+only "no current project"). `build_warehouse(path, quality_cases=True)` adds records that break
+the rules (QUALITY_* below; QUALITY_UNIT_RULES says which unit breaks which):
+
+- PQ1 (o1 "Registry One", no currentRegistry or registryOfOrigin: registry from the
+  organization), "Ñandú Reforestación" in Peru, issuance IQ.
+- PQ2 (o9, an organization the node does not list; currentRegistry "unknown", registryOfOrigin
+  "-", developer "n.a.", program "N/A"): no registry at all, placeholders.
+- UQ1 retired in generation 4 (2024) with vintage 2026; UQ2 Corresponding adjustment "Not
+  Required" but "Completed"; UQ3 a 150-credit block for unitCount 100; UQ4 owner "N/A"; UQ5 a
+  serial block that does not parse; UQ6 (o9) has no issuance: no project, no registry; UQ7 is
+  clean, with only a serialNumberBlock ("GS-2002-C1-GS-2002-C300") to read its serials from.
 """
 
 from __future__ import annotations
@@ -230,6 +243,73 @@ AUDIT = [
 ]
 
 
+O9 = "o9" + "0" * 62
+QUALITY_PROJECTS = [
+    dict(
+        warehouse_project_id="PQ1",
+        org_uid=O1,
+        project_id="PQ-1",
+        origin_project_id="9001",
+        project_name="Ñandú Reforestación",
+        project_developer="Andes Forests S.A.",
+        sector="Agriculture; forestry and fishing",
+        covered_by_ndc="Unknown",
+    ),
+    dict(
+        warehouse_project_id="PQ2",
+        org_uid=O9,
+        current_registry="unknown",
+        registry_of_origin="-",
+        project_id="PQ-2",
+        origin_project_id="9002",
+        project_name="Mystery Project",
+        project_developer="n.a.",
+        program="N/A",
+        methodology="tbd",
+    ),
+]
+QUALITY_LOCATIONS = [dict(id="LQ1", warehouse_project_id="PQ1", org_uid=O1, country="Perú")]
+QUALITY_ISSUANCES = [
+    dict(id="IQ", org_uid=O1, warehouse_project_id="PQ1", start_date="2026-01-01",
+         end_date="2026-12-31"),
+]
+QUALITY_UNITS = [
+    _unit("UQ1", O1, "IQ", 10, "Retired", "Q-1", "Q-10", vintage=2026),
+    _unit("UQ2", O1, "IQ", 10, "Held", "Q-11", "Q-20",
+          corresponding_adjustment_declaration="Not Required",
+          corresponding_adjustment_status="Completed"),
+    _unit("UQ3", O1, "IQ", 100, "Held", "Q-21", "Q-170"),
+    _unit("UQ4", O1, "IQ", 10, "Held", "Q-171", "Q-180", unit_owner="N/A"),
+    _unit("UQ5", O1, "IQ", 10, "Held", "see registry", "see registry"),
+    _unit("UQ6", O9, None, 10, "Held", "Z-1", "Z-10"),
+    # only serialNumberBlock, letters before the numbers (as in a real node's capture): clean
+    _unit("UQ7", O1, "IQ", 300, "Held", "GS-2002-C1", "GS-2002-C300",
+          unit_block_start=None, unit_block_end=None),
+]
+# o1's quality units have history (created in gen 1), so only UQ1's date is "before vintage"
+QUALITY_AUDIT = [
+    *[(1, "INSERT", "unit", _change(u["warehouse_unit_id"], u["unit_count"], "Held",
+                                    issuance="IQ", vintage=u["vintage_year"]))
+      for u in QUALITY_UNITS if u["org_uid"] == O1],
+    (4, "INSERT", "unit", _change("UQ1", 10, "Retired", issuance="IQ", vintage=2026)),
+]
+# unit id -> the rules it breaks (and no other)
+QUALITY_UNIT_RULES = {
+    "UQ1": {"retired_before_vintage"},
+    "UQ2": {"contradictory_corresponding_adjustment"},
+    "UQ3": {"serial_count_mismatch"},
+    "UQ4": {"placeholder_value"},
+    "UQ5": {"serial_block_unparsed"},
+    "UQ6": {"registry_unknown", "no_current_project"},
+    "UQ7": set(),
+}
+# project id -> the rules it breaks
+QUALITY_PROJECT_RULES = {
+    "PQ1": {"registry_inferred"},
+    "PQ2": {"registry_unknown", "placeholder_value"},
+}
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> None:
     for row in rows:
         row = {**row, "_source": "api", "_synced_at": "2024-05-01 00:00:00+00", "_sync_id": "t"}
@@ -238,8 +318,10 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> Non
         con.execute(f"INSERT INTO cadt_v1.{table} ({cols}) VALUES ({marks})", list(row.values()))
 
 
-def build_warehouse(path: Path) -> Path:
-    """Write the story above into a new DuckDB file at `path`."""
+def build_warehouse(path: Path, *, quality_cases: bool = False) -> Path:
+    """Write the story above into a new DuckDB file at `path` (with `quality_cases`, plus one
+    record breaking each data-quality rule)."""
+    extra = quality_cases
     con = duckdb.connect(str(path))
     try:
         ensure_schema(con, V1)
@@ -260,11 +342,11 @@ def build_warehouse(path: Path) -> Path:
                 for i, v in enumerate(values)
             ],
         )
-        _insert(con, "projects", PROJECTS)
-        _insert(con, "project_locations", LOCATIONS)
-        _insert(con, "issuances", ISSUANCES)
+        _insert(con, "projects", PROJECTS + (QUALITY_PROJECTS if extra else []))
+        _insert(con, "project_locations", LOCATIONS + (QUALITY_LOCATIONS if extra else []))
+        _insert(con, "issuances", ISSUANCES + (QUALITY_ISSUANCES if extra else []))
         _insert(con, "labels", LABELS)
-        _insert(con, "units", UNITS)
+        _insert(con, "units", UNITS + (QUALITY_UNITS if extra else []))
         _insert(con, "unit_labels", UNIT_LABELS)
         _insert(
             con,
@@ -281,7 +363,9 @@ def build_warehouse(path: Path) -> Path:
                     onchain_confirmation_time_stamp=GEN_TIME[gen],
                     generation=gen,
                 )
-                for i, (gen, kind, table, change) in enumerate(AUDIT)
+                for i, (gen, kind, table, change) in enumerate(
+                    AUDIT + (QUALITY_AUDIT if extra else [])
+                )
             ],
         )
     finally:

@@ -1,11 +1,14 @@
 {#- One row per project record: organisation, normalised registries, host countries, ratings and
-    Article 6 labels. Still no unit numbers (those come in the marts). -#}
+    Article 6 labels. Still no unit numbers (those come from int_units_enriched).
+    `registry` is the harmonised registry (docs/counting-rules.md, Registries): currentRegistry,
+    else registryOfOrigin, else the publishing organization's registry; `registry_source` says
+    which. Each is mapped through registry_aliases (unmatched names kept as published). -#}
 with projects as (
     select * from {{ ref('stg_cadt_v1__projects') }}
 ),
 
 organizations as (
-    select * from {{ ref('stg_cadt_v1__organizations') }}
+    select * from {{ ref('int_organizations') }}
 ),
 
 registries as (
@@ -25,7 +28,7 @@ host_countries as (
         string_agg(distinct country_raw, '; ' order by country_raw) as host_country_names,
         first(country_iso3 order by created_at nulls last, project_location_id)
             filter (where country_iso3 is not null) as primary_host_country_iso3,
-        count(*) filter (where country_raw is not null and country_iso3 is null) as unmatched_country_count
+        count(*) filter (where country_key is not null and country_iso3 is null) as unmatched_country_count
     from locations
     group by warehouse_project_id
 ),
@@ -57,29 +60,47 @@ select
     projects.org_uid,
     organizations.organization_name,
     projects.project_id,
+    projects.project_id_raw,
     projects.origin_project_id,
+    projects.origin_project_id_raw,
     projects.origin_project_id_key,
     projects.current_registry_raw,
-    coalesce(current_reg.registry_name, projects.current_registry_raw) as current_registry,
+    coalesce(current_reg.registry_name, projects.current_registry) as current_registry,
     projects.registry_of_origin_raw,
-    coalesce(origin_reg.registry_name, projects.registry_of_origin_raw) as registry_of_origin,
+    coalesce(origin_reg.registry_name, projects.registry_of_origin) as registry_of_origin,
+    coalesce(
+        current_reg.registry_name, projects.current_registry,
+        origin_reg.registry_name, projects.registry_of_origin,
+        organizations.organization_registry
+    ) as registry,
+    case
+        when projects.current_registry is not null then 'current_registry'
+        when projects.registry_of_origin is not null then 'registry_of_origin'
+        when organizations.organization_registry is not null then 'organization'
+        else 'unknown'
+    end as registry_source,
     projects.program,
+    projects.program_raw,
     projects.project_name,
     projects.project_name_key,
     projects.project_link,
     projects.project_developer,
+    projects.project_developer_raw,
     coalesce(projects.developer_key, '(unknown)') as developer_key,
     projects.sector,
     projects.sector_key,
     projects.project_type,
     projects.methodology,
+    projects.methodology_raw,
     projects.methodology2,
+    projects.methodology2_raw,
     projects.project_status,
     projects.project_status_date,
     projects.covered_by_ndc,
     projects.ndc_information,
     projects.unit_metric,
     projects.validation_body,
+    projects.validation_body_raw,
     projects.validation_date,
     coalesce(host_countries.location_count, 0) as location_count,
     coalesce(host_countries.host_country_count, 0) as host_country_count,
@@ -93,6 +114,8 @@ select
     coalesce(project_labels.has_approval_label, false) as has_approval_label,
     coalesce(project_labels.has_qualification_label, false) as has_qualification_label,
     coalesce(project_labels.has_endorsement_label, false) as has_endorsement_label,
+    projects.placeholder_columns,
+    projects.placeholder_columns is not null as has_placeholder_value,
     projects.created_at,
     projects.record_source
 from projects

@@ -4,19 +4,37 @@
       audit_split_parent  the record was split off an already retired record: the parent's
                         last entry into Retired at or before the split
       record_created_at no usable history: the record's createdAt (a lower bound)
-      unknown           nothing to go by -#}
+      unknown           nothing to go by
+    Incremental (macros/incremental.sql): a build recomputes the unit records the new syncs can
+    have changed (their split parents' history before the split cannot change without theirs). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
+    pre_hook="{{ changes_delete() }}",
+    post_hook="{{ changes_consumed() }}",
+) }}
+{%- set plan = changes_plan() %}
 with retired_units as (
     select warehouse_unit_id, org_uid, created_at
     from {{ ref('stg_cadt_v1__units') }}
     where unit_status = 'Retired'
+      and {{ changes_scope(plan) }}
 ),
 
-entries as (
+all_entries as (
     select org_uid, warehouse_unit_id, generation, event_at
     from {{ ref('int_unit_status_events') }}
     where event_source = 'audit'
       and to_status = 'Retired'
       and from_status is distinct from 'Retired'
+),
+
+entries as (
+    select * from all_entries
+    semi join retired_units as r
+        on r.org_uid = all_entries.org_uid and r.warehouse_unit_id = all_entries.warehouse_unit_id
 ),
 
 own_entry as (
@@ -30,9 +48,11 @@ own_entry as (
 ),
 
 split_from_retired as (
-    select org_uid, warehouse_unit_id, generation, split_parent_unit_id
-    from {{ ref('int_unit_status_events') }}
-    where event_type = 'split_off' and from_status = 'Retired'
+    select e.org_uid, e.warehouse_unit_id, e.generation, e.split_parent_unit_id
+    from {{ ref('int_unit_status_events') }} as e
+    semi join retired_units as r
+        on r.org_uid = e.org_uid and r.warehouse_unit_id = e.warehouse_unit_id
+    where e.event_type = 'split_off' and e.from_status = 'Retired'
 ),
 
 parent_entry as (
@@ -42,7 +62,7 @@ parent_entry as (
         max(e.generation) as retired_generation,
         arg_max(e.event_at, e.generation) as retired_at
     from split_from_retired as s
-    inner join entries as e
+    inner join all_entries as e
         on e.org_uid = s.org_uid
         and e.warehouse_unit_id = s.split_parent_unit_id
         and e.generation <= s.generation
@@ -51,8 +71,10 @@ parent_entry as (
 
 -- the audit must agree that the record is retired now, else its history is incomplete
 last_audit_status as (
-    select org_uid, warehouse_unit_id, unit_status, is_deleted
-    from {{ ref('int_unit_versions') }}
+    select v.org_uid, v.warehouse_unit_id, v.unit_status, v.is_deleted
+    from {{ ref('int_unit_versions') }} as v
+    semi join retired_units as r
+        on r.org_uid = v.org_uid and r.warehouse_unit_id = v.warehouse_unit_id
     qualify row_number() over (
         partition by org_uid, warehouse_unit_id order by generation desc, audit_id desc
     ) = 1

@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
+    pre_hook="{{ changes_delete() }}",
+    post_hook="{{ changes_consumed() }}",
+) }}
 {#- Every state transition of every unit record, from the audit history, with splits:
       created        first appearance (not explained by a split)        from NULL
       split_off      first appearance in a generation where a sibling   from = the parent's status
@@ -9,8 +16,47 @@
       deleted        the record was deleted                             to NULL
       restored       the record reappeared after a delete               from NULL
       observed       current state disagrees with (or has no) history   generation NULL
-    Counts on split/created rows make Σ unit_count reconstructible per generation. -#}
-with versions as (
+    Counts on split/created rows make Σ unit_count reconstructible per generation.
+    Incremental (macros/incremental.sql): a build recomputes the whole history of the unit
+    records the new syncs can have changed, reading the versions of those records and of the
+    records split in the generations where they first appear (their possible split parents). -#}
+{%- set plan = changes_plan() %}
+with all_versions as (
+    select * from {{ ref('int_unit_versions') }}
+),
+
+{% if plan.mode == 'full' -%}
+needed_versions as (
+    select * from all_versions
+),
+{%- else -%}
+scope_versions as (
+    select * from all_versions
+    where {{ changes_scope(plan) }}
+),
+
+first_generations as (
+    select org_uid, min(generation) as generation
+    from scope_versions
+    group by org_uid, warehouse_unit_id
+),
+
+needed_units as (
+    select distinct org_uid, warehouse_unit_id from scope_versions
+    union
+    select v.org_uid, v.warehouse_unit_id
+    from all_versions as v
+    semi join first_generations as g on g.org_uid = v.org_uid and g.generation = v.generation
+),
+
+needed_versions as (
+    select v.* from all_versions as v
+    semi join needed_units as n
+        on n.org_uid = v.org_uid and n.warehouse_unit_id = v.warehouse_unit_id
+),
+{%- endif %}
+
+versions as (
     select
         *,
         lag(is_deleted) over w as prev_is_deleted,
@@ -18,7 +64,7 @@ with versions as (
         lag(unit_status_raw) over w as prev_unit_status_raw,
         lag(unit_count) over w as prev_unit_count,
         row_number() over w as version_number
-    from {{ ref('int_unit_versions') }}
+    from needed_versions
     window w as (partition by org_uid, warehouse_unit_id order by generation, audit_id)
 ),
 
@@ -116,6 +162,7 @@ last_versions as (
 current_units as (
     select org_uid, warehouse_unit_id, issuance_id, unit_status, unit_status_raw, unit_count
     from {{ ref('stg_cadt_v1__units') }}
+    where {{ changes_scope(plan) }}
 ),
 
 observed_events as (
@@ -145,6 +192,7 @@ observed_events as (
 
 unioned as (
     select * from audit_events
+    where {{ changes_scope(plan) }}
     union all
     select * from observed_events
 )

@@ -1,8 +1,19 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'changes': {'scope': 'generations', 'org': 'org_uid', 'generation': 'generation'}},
+    pre_hook="{{ changes_delete() }}",
+    post_hook="{{ changes_consumed() }}",
+) }}
 {#- One row per unit record per generation in which the audit feed wrote it: the record's state
     after that generation. An update is a DELETE + INSERT of the same key in one generation, so
     an INSERT wins over a DELETE within a generation (and the later audit row wins among equals).
-    `change` is parsed here, once, and only for unit rows. -#}
+    `change` is parsed here, once, and only for unit rows.
+    Incremental (macros/incremental.sql): a build re-reads only the (organization, generation)
+    groups of audit rows the new syncs wrote, and all of an organization whose history was
+    rewritten. -#}
+{%- set plan = changes_plan() %}
 with unit_rows as (
     select
         audit_id,
@@ -18,6 +29,7 @@ with unit_rows as (
     where table_name = 'units'
       and change_type in ('INSERT', 'DELETE')
       and change is not null
+      and {{ changes_scope(plan) }}
 ),
 
 parsed as (

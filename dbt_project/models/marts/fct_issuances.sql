@@ -1,3 +1,6 @@
+{#- One row per issuance record, plus one row per issuance id that unit records reference but
+    that is gone, and one 'unattributed:<org>' row per organization for unit records without an
+    issuance, so that the totals add up to every unit record. -#}
 with issuances as (
     select * from {{ ref('stg_cadt_v1__issuances') }}
 ),
@@ -6,39 +9,63 @@ projects as (
     select * from {{ ref('int_projects_enriched') }}
 ),
 
+units as (
+    select * from {{ ref('int_units_enriched') }}
+),
+
 unit_totals as (
     select
-        issuance_id,
-        cast(sum(unit_count) as bigint) as quantity_issued,
-        cast(sum(unit_count) filter (where status_group = 'retired') as bigint) as quantity_retired,
+        issuance_key,
+        any_value(org_uid) as org_uid,
+        any_value(project_key) as project_key,
+        cast(sum(quantity_issued) as bigint) as quantity_issued,
+        cast(sum(quantity_retired) as bigint) as quantity_retired,
+        cast(sum(quantity_cancelled) as bigint) as quantity_cancelled,
+        cast(sum(quantity_outstanding) as bigint) as quantity_outstanding,
         count(*) as unit_record_count,
         min(vintage_year) as min_vintage_year,
         max(vintage_year) as max_vintage_year
-    from {{ ref('int_units_enriched') }}
-    where issuance_id is not null
-    group by issuance_id
+    from units
+    group by issuance_key
+),
+
+all_issuances as (
+    select issuance_id, true as issuance_exists, warehouse_project_id, org_uid,
+        issuance_start_date, issuance_end_date, verification_approach, verification_report_date,
+        verification_body, verification_body_raw, record_source
+    from issuances
+    union all by name
+    select issuance_key as issuance_id, false as issuance_exists,
+        project_key as warehouse_project_id, org_uid
+    from unit_totals
+    where issuance_key not in (select issuance_id from issuances)
 )
 
 select
-    issuances.issuance_id,
-    issuances.warehouse_project_id,
+    i.issuance_id,
+    i.issuance_exists,
+    i.warehouse_project_id,
     projects.warehouse_project_id is not null as project_exists,
-    issuances.org_uid,
+    i.org_uid,
     projects.organization_name,
+    projects.registry,
     projects.current_registry,
     projects.project_name,
     projects.primary_host_country_iso3 as host_country_iso3,
-    issuances.issuance_start_date,
-    issuances.issuance_end_date,
-    issuances.verification_approach,
-    issuances.verification_report_date,
-    issuances.verification_body,
-    coalesce(unit_totals.quantity_issued, 0) as quantity_issued,
-    coalesce(unit_totals.quantity_retired, 0) as quantity_retired,
-    coalesce(unit_totals.unit_record_count, 0) as unit_record_count,
-    unit_totals.min_vintage_year,
-    unit_totals.max_vintage_year,
-    issuances.record_source
-from issuances
-left join projects on projects.warehouse_project_id = issuances.warehouse_project_id
-left join unit_totals on unit_totals.issuance_id = issuances.issuance_id
+    i.issuance_start_date,
+    i.issuance_end_date,
+    i.verification_approach,
+    i.verification_report_date,
+    i.verification_body,
+    i.verification_body_raw,
+    coalesce(t.quantity_issued, 0) as quantity_issued,
+    coalesce(t.quantity_retired, 0) as quantity_retired,
+    coalesce(t.quantity_cancelled, 0) as quantity_cancelled,
+    coalesce(t.quantity_outstanding, 0) as quantity_outstanding,
+    coalesce(t.unit_record_count, 0) as unit_record_count,
+    t.min_vintage_year,
+    t.max_vintage_year,
+    i.record_source
+from all_issuances as i
+left join projects on projects.warehouse_project_id = i.warehouse_project_id
+left join unit_totals as t on t.issuance_key = i.issuance_id

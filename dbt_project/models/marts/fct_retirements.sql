@@ -1,35 +1,41 @@
-with units as (
-    select * from {{ ref('int_units_enriched') }}
-    where unit_status = 'Retired'
-),
-
-dates as (
-    select * from {{ ref('int_unit_retirement_dates') }}
-)
-
+{#- One row per currently retired unit record; quantity is its quantity_retired, retired_at its
+    retirement date (int_unit_retirement_dates, with the rule in retired_at_source). -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
+    pre_hook="{{ changes_delete() }}",
+    post_hook="{{ changes_consumed() }}",
+) }}
+{%- set plan = changes_plan() %}
 select
-    units.warehouse_unit_id,
-    units.org_uid,
-    units.warehouse_project_id,
-    units.project_exists,
-    units.issuance_id,
-    units.current_registry,
-    units.project_name,
-    units.host_country_iso3,
-    units.unit_count as quantity,
-    units.vintage_year,
-    units.unit_type,
-    units.unit_status_raw,
-    units.unit_status_reason as retirement_reason,
-    units.unit_owner as retirement_beneficiary,
-    units.owner_country_iso3,
-    units.serial_number_block,
-    units.corresponding_adjustment_declaration,
-    units.corresponding_adjustment_status,
-    dates.retired_at,
-    cast(extract(year from dates.retired_at) as bigint) as retirement_year,
-    dates.retired_generation,
-    dates.retired_at_source
-from units
-left join dates
-    on dates.warehouse_unit_id = units.warehouse_unit_id and dates.org_uid = units.org_uid
+    warehouse_unit_id,
+    org_uid,
+    project_key,
+    warehouse_project_id,
+    project_exists,
+    issuance_id,
+    registry,
+    current_registry,
+    project_name,
+    host_country_iso3,
+    quantity_retired as quantity,
+    vintage_year,
+    unit_type,
+    unit_status_raw,
+    unit_status_reason as retirement_reason,
+    unit_owner as retirement_beneficiary,
+    unit_owner_raw as retirement_beneficiary_raw,
+    owner_country_iso3,
+    serial_number_block,
+    corresponding_adjustment_declaration,
+    corresponding_adjustment_status,
+    retired_at,
+    cast(year(retired_at at time zone 'UTC') as bigint) as retirement_year,
+    retired_generation,
+    retired_at_source,
+    is_retired_before_vintage
+from {{ ref('int_units_enriched') }}
+where unit_status = 'Retired'
+  and {{ changes_scope(plan) }}

@@ -1,29 +1,33 @@
+{#- One row per current unit record with its Article 6 attributes. A record whose corresponding-
+    adjustment declaration and status contradict each other (has_contradictory_ca) is not
+    Article 6 relevant, whatever else it carries: it is reported apart, in
+    mart_article6_by_country.quantity_ca_contradictory and in mart_data_quality. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
+    pre_hook="{{ changes_delete() }}",
+    post_hook="{{ changes_consumed() }}",
+) }}
+{%- set plan = changes_plan() %}
 select
     warehouse_unit_id,
     org_uid,
     warehouse_project_id,
+    registry,
     current_registry,
     host_country_iso3,
     vintage_year,
     unit_type,
     unit_status,
-    unit_count as quantity,
+    quantity_issued as quantity,
+    quantity_retired,
     corresponding_adjustment_declaration,
     corresponding_adjustment_status,
-    case {{ text_key('corresponding_adjustment_declaration') }}
-        when 'committed' then 'Committed'
-        when 'not required' then 'Not Required'
-        when 'unknown' then 'Unknown'
-        when 'not applicable' then 'Not Required'
-        else case when corresponding_adjustment_declaration is null then 'Missing' else 'Other' end
-    end as ca_declaration,
-    case {{ text_key('corresponding_adjustment_status') }}
-        when 'not started' then 'Not Started'
-        when 'pending' then 'Pending'
-        when 'completed' then 'Completed'
-        when 'not applicable' then 'Not Applicable'
-        else case when corresponding_adjustment_status is null then 'Missing' else 'Other' end
-    end as ca_status,
+    ca_declaration,
+    ca_status,
+    has_contradictory_ca,
     unit_has_authorization_label as has_authorization,
     unit_has_approval_label as has_approval,
     project_has_authorization_label,
@@ -35,11 +39,12 @@ select
     unit_status = 'Exported' as is_exported,
     unit_status = 'Pending Export' as is_pending_export,
     (
-        {{ text_key('corresponding_adjustment_declaration') }} = 'committed'
-        or {{ text_key('corresponding_adjustment_status') }} in ('pending', 'completed')
+        ca_declaration = 'Committed'
+        or ca_status in ('Pending', 'Completed')
         or unit_has_authorization_label or project_has_authorization_label
         or unit_has_approval_label or project_has_approval_label
         or unit_status in ('Exported', 'Pending Export')
-        or current_registry = 'Article 6.4 Mechanism Registry'
-    ) is true as is_article6_relevant
+        or registry = 'Article 6.4 Mechanism Registry'
+    ) is true and not has_contradictory_ca as is_article6_relevant
 from {{ ref('int_units_enriched') }}
+where {{ changes_scope(plan) }}

@@ -1,3 +1,5 @@
+{#- One row per normalised developer. Credits of deleted projects and of unit records without a
+    known project are under '(unknown)', so the totals add up to every unit record. -#}
 with projects as (
     select * from {{ ref('dim_projects') }}
 ),
@@ -24,10 +26,10 @@ select
     -- the most frequent spelling among its project records
     mode(projects.project_developer) as developer_name,
     count(distinct projects.project_developer) as developer_spelling_count,
-    count(*) as project_count,
+    count(*) filter (where projects.project_record_status = 'current') as project_count,
     count(distinct projects.org_uid) as organization_count,
-    count(distinct projects.current_registry) as registry_count,
-    string_agg(distinct projects.current_registry, '; ' order by projects.current_registry) as registries,
+    count(distinct projects.registry) as registry_count,
+    string_agg(distinct projects.registry, '; ' order by projects.registry) as registries,
     coalesce(any_value(country_lists.country_count), 0) as country_count,
     any_value(country_lists.country_iso3_list) as country_iso3_list,
     cast(sum(projects.quantity_issued) as bigint) as quantity_issued,

@@ -1,13 +1,17 @@
-{#- Pairs of project records that may describe the same activity, one row per pair and rule.
-    project_a_id < project_b_id, so each pair appears once per rule. Rules:
-      same_origin_project       same normalised registry of origin and origin project id,
-                                different organisation or current registry
-      same_name_and_country     same normalised project name and a shared host country,
-                                different organisation or current registry
-      cadt_sector_country_issuance_overlap   CADT's own duplicate-issuance rule: same sector and
-                                host country, different current registries, overlapping issuance periods
-      overlapping_serial_range  unit serial ranges (same prefix, overlapping numbers) overlap
-                                within one registry, between two different project records -#}
+{#- Pairs of current project records that may describe the same activity: one row per pair and
+    rule, project_a_id < project_b_id, ranked by evidence tier (1 strongest):
+      1 same_origin_project_id       same registry of origin and origin project id, published by
+                                     two different organizations
+      2 overlapping_serial_range     unit blocks with the same serial prefix and overlapping
+                                     numbers on two different project records
+      3 same_name_developer_country  same name, same (known) developer and a shared host country;
+                                     different organization or registry
+      4 same_name_and_country        same name and a shared host country, developers differ or
+                                     are unknown; different organization or registry
+      4 same_developer_sector_country_overlap  CADT's find-duplicate-issuances rule (same sector
+                                     and host country, overlapping issuance periods, different
+                                     registries), kept only for the same (known) developer: on its
+                                     own it pairs every two projects of a kind in a country -#}
 with projects as (
     select * from {{ ref('int_projects_enriched') }}
 ),
@@ -18,103 +22,33 @@ project_countries as (
     where country_iso3 is not null
 ),
 
+known_developers as (
+    select warehouse_project_id, developer_key
+    from projects
+    where developer_key <> '(unknown)'
+),
+
 same_origin as (
     select
         a.warehouse_project_id as project_a_id,
         b.warehouse_project_id as project_b_id,
-        'same_origin_project' as rule,
+        'same_origin_project_id' as rule,
         cast(null as varchar) as country_iso3,
         'registry of origin "' || a.registry_of_origin || '", origin project id "'
-            || a.origin_project_id || '"' as evidence,
+            || a.origin_project_id || '", published by two organizations' as evidence,
         cast(1 as bigint) as evidence_count
     from projects as a
     inner join projects as b
         on a.origin_project_id_key = b.origin_project_id_key
-        and coalesce(a.registry_of_origin, '') = coalesce(b.registry_of_origin, '')
+        and a.registry_of_origin = b.registry_of_origin
         and a.warehouse_project_id < b.warehouse_project_id
-    where a.origin_project_id_key is not null
-      and (a.org_uid <> b.org_uid or a.current_registry is distinct from b.current_registry)
-),
-
-named as (
-    select p.warehouse_project_id, p.project_name_key, p.project_name, p.org_uid,
-        p.current_registry, c.country_iso3
-    from projects as p
-    inner join project_countries as c on c.warehouse_project_id = p.warehouse_project_id
-    where p.project_name_key is not null
-),
-
-same_name as (
-    select
-        a.warehouse_project_id as project_a_id,
-        b.warehouse_project_id as project_b_id,
-        'same_name_and_country' as rule,
-        min(a.country_iso3) as country_iso3,
-        'name "' || any_value(a.project_name) || '" in '
-            || string_agg(distinct a.country_iso3, ';' order by a.country_iso3) as evidence,
-        count(distinct a.country_iso3) as evidence_count
-    from named as a
-    inner join named as b
-        on a.project_name_key = b.project_name_key
-        and a.country_iso3 = b.country_iso3
-        and a.warehouse_project_id < b.warehouse_project_id
-    where a.org_uid <> b.org_uid or a.current_registry is distinct from b.current_registry
-    group by a.warehouse_project_id, b.warehouse_project_id
-),
-
-issuance_periods as (
-    select
-        p.warehouse_project_id,
-        p.sector_key,
-        p.current_registry,
-        c.country_iso3,
-        i.issuance_start_date,
-        i.issuance_end_date
-    from projects as p
-    inner join project_countries as c on c.warehouse_project_id = p.warehouse_project_id
-    inner join {{ ref('stg_cadt_v1__issuances') }} as i
-        on i.warehouse_project_id = p.warehouse_project_id
-    where p.sector_key is not null
-      and p.current_registry is not null
-      and i.issuance_start_date is not null
-      and i.issuance_end_date is not null
-),
-
-cadt_rule as (
-    select
-        a.warehouse_project_id as project_a_id,
-        b.warehouse_project_id as project_b_id,
-        'cadt_sector_country_issuance_overlap' as rule,
-        min(a.country_iso3) as country_iso3,
-        'sector and host country shared; ' || count(*) || ' overlapping issuance period pair(s), from '
-            || cast(min(greatest(a.issuance_start_date, b.issuance_start_date)) as date) || ' to '
-            || cast(max(least(a.issuance_end_date, b.issuance_end_date)) as date) as evidence,
-        count(*) as evidence_count
-    from issuance_periods as a
-    inner join issuance_periods as b
-        on a.sector_key = b.sector_key
-        and a.country_iso3 = b.country_iso3
-        and a.issuance_start_date <= b.issuance_end_date
-        and b.issuance_start_date <= a.issuance_end_date
-        and a.warehouse_project_id < b.warehouse_project_id
-    where a.current_registry <> b.current_registry
-    group by a.warehouse_project_id, b.warehouse_project_id
+        and a.org_uid <> b.org_uid
 ),
 
 serial_ranges as (
-    select
-        warehouse_project_id,
-        current_registry,
-        serial_prefix,
-        serial_start_number,
-        serial_end_number,
-        warehouse_unit_id
+    select warehouse_project_id, serial_prefix, serial_start_number, serial_end_number
     from {{ ref('int_units_enriched') }}
-    where warehouse_project_id is not null
-      and project_exists
-      and serial_start_number is not null
-      and serial_end_number >= serial_start_number
-      and serial_prefix = serial_end_prefix
+    where project_exists and serial_block_parsed
 ),
 
 serial_rule as (
@@ -130,38 +64,135 @@ serial_rule as (
     from serial_ranges as a
     inner join serial_ranges as b
         on a.serial_prefix = b.serial_prefix
-        and coalesce(a.current_registry, '') = coalesce(b.current_registry, '')
         and a.serial_start_number <= b.serial_end_number
         and b.serial_start_number <= a.serial_end_number
         and a.warehouse_project_id < b.warehouse_project_id
     group by a.warehouse_project_id, b.warehouse_project_id
 ),
 
+named as (
+    select p.warehouse_project_id, p.project_name_key, p.project_name, p.org_uid, p.registry,
+        d.developer_key, c.country_iso3
+    from projects as p
+    inner join project_countries as c on c.warehouse_project_id = p.warehouse_project_id
+    left join known_developers as d on d.warehouse_project_id = p.warehouse_project_id
+    where p.project_name_key is not null
+),
+
+name_pairs as (
+    select
+        a.warehouse_project_id as project_a_id,
+        b.warehouse_project_id as project_b_id,
+        a.developer_key is not null and a.developer_key = b.developer_key as same_developer,
+        min(a.country_iso3) as country_iso3,
+        'name "' || any_value(a.project_name) || '" in '
+            || string_agg(distinct a.country_iso3, ';' order by a.country_iso3) as evidence,
+        count(distinct a.country_iso3) as evidence_count
+    from named as a
+    inner join named as b
+        on a.project_name_key = b.project_name_key
+        and a.country_iso3 = b.country_iso3
+        and a.warehouse_project_id < b.warehouse_project_id
+    where a.org_uid <> b.org_uid or a.registry is distinct from b.registry
+    group by all
+),
+
+same_name as (
+    select
+        project_a_id,
+        project_b_id,
+        case when same_developer then 'same_name_developer_country' else 'same_name_and_country' end as rule,
+        country_iso3,
+        evidence || case when same_developer then ', same developer' else '' end as evidence,
+        evidence_count
+    from name_pairs
+),
+
+issuance_periods as (
+    select
+        p.warehouse_project_id,
+        p.sector_key,
+        p.registry,
+        d.developer_key,
+        c.country_iso3,
+        i.issuance_start_date,
+        i.issuance_end_date
+    from projects as p
+    inner join known_developers as d on d.warehouse_project_id = p.warehouse_project_id
+    inner join project_countries as c on c.warehouse_project_id = p.warehouse_project_id
+    inner join {{ ref('stg_cadt_v1__issuances') }} as i
+        on i.warehouse_project_id = p.warehouse_project_id
+    where p.sector_key is not null
+      and p.registry is not null
+      and i.issuance_start_date is not null
+      and i.issuance_end_date is not null
+),
+
+sector_rule as (
+    select
+        a.warehouse_project_id as project_a_id,
+        b.warehouse_project_id as project_b_id,
+        'same_developer_sector_country_overlap' as rule,
+        min(a.country_iso3) as country_iso3,
+        'developer, sector and host country shared; ' || count(*)
+            || ' overlapping issuance period pair(s), from '
+            || cast(min(greatest(a.issuance_start_date, b.issuance_start_date)) as date) || ' to '
+            || cast(max(least(a.issuance_end_date, b.issuance_end_date)) as date) as evidence,
+        count(*) as evidence_count
+    from issuance_periods as a
+    inner join issuance_periods as b
+        on a.developer_key = b.developer_key
+        and a.sector_key = b.sector_key
+        and a.country_iso3 = b.country_iso3
+        and a.issuance_start_date <= b.issuance_end_date
+        and b.issuance_start_date <= a.issuance_end_date
+        and a.warehouse_project_id < b.warehouse_project_id
+    where a.registry <> b.registry
+    group by a.warehouse_project_id, b.warehouse_project_id
+),
+
 pairs as (
     select * from same_origin
-    union all select * from same_name
-    union all select * from cadt_rule
     union all select * from serial_rule
+    union all select * from same_name
+    union all select * from sector_rule
+),
+
+tiered as (
+    select
+        *,
+        case rule
+            when 'same_origin_project_id' then 1
+            when 'overlapping_serial_range' then 2
+            when 'same_name_developer_country' then 3
+            else 4
+        end as tier
+    from pairs
 )
 
 select
-    cast(md5(pairs.rule || '|' || pairs.project_a_id || '|' || pairs.project_b_id) as varchar) as candidate_id,
-    pairs.rule,
-    pairs.project_a_id,
-    pairs.project_b_id,
+    cast(md5(t.rule || '|' || t.project_a_id || '|' || t.project_b_id) as varchar) as candidate_id,
+    cast(t.tier as bigint) as tier,
+    t.rule,
+    t.project_a_id,
+    t.project_b_id,
+    count(*) over (partition by t.project_a_id, t.project_b_id) as pair_rule_count,
+    min(t.tier) over (partition by t.project_a_id, t.project_b_id) = t.tier as is_pair_best_tier,
     a.org_uid as org_uid_a,
     b.org_uid as org_uid_b,
     a.organization_name as organization_name_a,
     b.organization_name as organization_name_b,
-    a.current_registry as registry_a,
-    b.current_registry as registry_b,
+    a.registry as registry_a,
+    b.registry as registry_b,
     a.project_id as registry_project_id_a,
     b.project_id as registry_project_id_b,
     a.project_name as project_name_a,
     b.project_name as project_name_b,
-    pairs.country_iso3,
-    pairs.evidence,
-    cast(pairs.evidence_count as bigint) as evidence_count
-from pairs
-inner join projects as a on a.warehouse_project_id = pairs.project_a_id
-inner join projects as b on b.warehouse_project_id = pairs.project_b_id
+    a.project_developer as developer_a,
+    b.project_developer as developer_b,
+    t.country_iso3,
+    t.evidence,
+    cast(t.evidence_count as bigint) as evidence_count
+from tiered as t
+inner join projects as a on a.warehouse_project_id = t.project_a_id
+inner join projects as b on b.warehouse_project_id = t.project_b_id

@@ -1,5 +1,6 @@
 {#- Country names that did not map to ISO 3166 alpha-3: kept raw everywhere, reported here so the
-    alias list in scripts/generate_country_seed.py can grow. -#}
+    alias list in scripts/generate_country_seed.py can grow. Placeholders ('n.a.', 'unknown', ...)
+    are not names: they read as no country and are not listed here. -#}
 with location_names as (
     select
         'project_locations.country' as source_column,
@@ -7,7 +8,7 @@ with location_names as (
         count(*) as record_count,
         min(project_location_id) as example_record_id
     from {{ ref('int_project_locations_harmonised') }}
-    where country_raw is not null and country_iso3 is null
+    where country_key is not null and country_iso3 is null
     group by country_raw
 ),
 
@@ -18,7 +19,7 @@ owner_names as (
         count(*) as record_count,
         min(warehouse_unit_id) as example_record_id
     from {{ ref('int_units_enriched') }}
-    where owner_country_raw is not null and owner_country_iso3 is null
+    where owner_country_key is not null and owner_country_iso3 is null
     group by owner_country_raw
 )
 

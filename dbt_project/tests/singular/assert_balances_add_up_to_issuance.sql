@@ -1,5 +1,6 @@
 -- Reconciliation: balances hold every credit of every unit record (with or without issuance),
--- and per project they add up to dim_projects.quantity_issued.
+-- and per project key (deleted and unattributed rows included) they add up to
+-- dim_projects.quantity_issued.
 with all_units as (
     select 'all units' as check_name, coalesce(sum(unit_count), 0) as expected
     from {{ ref('stg_cadt_v1__units') }}
@@ -11,16 +12,15 @@ all_balances as (
 
 per_project as (
     select
-        'project ' || d.warehouse_project_id as check_name,
-        d.quantity_issued as expected,
+        'project ' || coalesce(d.warehouse_project_id, b.project_key) as check_name,
+        coalesce(d.quantity_issued, 0) as expected,
         coalesce(b.quantity, 0) as actual
     from {{ ref('dim_projects') }} as d
-    left join (
-        select warehouse_project_id, sum(quantity) as quantity
+    full outer join (
+        select project_key, sum(quantity) as quantity
         from {{ ref('fct_credit_balances') }}
-        where warehouse_project_id is not null
-        group by warehouse_project_id
-    ) as b on b.warehouse_project_id = d.warehouse_project_id
+        group by project_key
+    ) as b on b.project_key = d.warehouse_project_id
 )
 
 select check_name, expected, actual from all_units cross join all_balances where expected <> actual

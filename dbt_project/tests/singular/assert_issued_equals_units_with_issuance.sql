@@ -1,15 +1,23 @@
--- Reconciliation: every credit in a unit record with an (existing) issuance is counted in
--- fct_issuances exactly once. Returns a row (fails) when the totals differ.
+-- Reconciliation: every credit in a unit record with an (existing) issuance is counted in that
+-- issuance's fct_issuances row exactly once, and the other rows (vanished or no issuance) hold
+-- the rest. Returns a row (fails) when the totals differ.
 with units as (
-    select coalesce(sum(u.unit_count), 0) as units_total
+    select
+        coalesce(sum(u.unit_count) filter (
+            where u.issuance_id in (select issuance_id from {{ ref('stg_cadt_v1__issuances') }})
+        ), 0) as with_issuance,
+        coalesce(sum(u.unit_count), 0) as all_units
     from {{ ref('stg_cadt_v1__units') }} as u
-    where u.issuance_id in (select issuance_id from {{ ref('stg_cadt_v1__issuances') }})
 ),
 
 issued as (
-    select coalesce(sum(quantity_issued), 0) as issued_total from {{ ref('fct_issuances') }}
+    select
+        coalesce(sum(quantity_issued) filter (where issuance_exists), 0) as with_issuance,
+        coalesce(sum(quantity_issued), 0) as all_units
+    from {{ ref('fct_issuances') }}
 )
 
-select units_total, issued_total
+select units.with_issuance as units_with_issuance, issued.with_issuance as issued_with_issuance,
+    units.all_units, issued.all_units as issued_all
 from units cross join issued
-where units_total <> issued_total
+where units.with_issuance <> issued.with_issuance or units.all_units <> issued.all_units

@@ -9,10 +9,11 @@ renamed as (
         org_uid,
         start_date as issuance_start_date,
         end_date as issuance_end_date,
-        {{ clean_text('verification_approach') }} as verification_approach,
+        {{ null_if_placeholder('verification_approach') }} as verification_approach,
         verification_report_date,
         -- CADT stores a missing verification body as ''
-        {{ clean_text('verification_body') }} as verification_body,
+        {{ null_if_placeholder('verification_body') }} as verification_body,
+        verification_body as verification_body_raw,
         created_at,
         updated_at,
         _source as record_source,

@@ -8,8 +8,9 @@ renamed as (
         warehouse_project_id,
         org_uid,
         {{ clean_text('country') }} as country_raw,
-        {{ text_key('country') }} as country_key,
-        {{ clean_text('in_country_region') }} as in_country_region,
+        -- placeholders ('n.a.', 'unknown', ...) give no key: no country, and not "unmatched"
+        case when not {{ is_placeholder('country') }} then {{ text_key('country') }} end as country_key,
+        {{ null_if_placeholder('in_country_region') }} as in_country_region,
         geographic_identifier,
         file_id,
         created_at,

@@ -1,5 +1,34 @@
+{#- Placeholders in the descriptive columns become NULL (raw value in `<column>_raw`). The serial
+    block's first and last serial come from unitBlockStart / unitBlockEnd, else from splitting
+    serialNumberBlock; each is split into a text prefix and a trailing number. -#}
 with source as (
     select * from {{ source('cadt_v1', 'units') }}
+),
+
+blocks as (
+    select
+        *,
+        {{ clean_text('unit_block_start') }} as block_start,
+        {{ clean_text('unit_block_end') }} as block_end,
+        {{ clean_text('serial_number_block') }} as block
+    from source
+),
+
+-- splitting serialNumberBlock is costly: only for the (rare) records without start or end
+splits as (
+    select
+        *,
+        case when block_start is null or block_end is null
+            then {{ serial_block_split_at('block') }} end as block_split_at
+    from blocks
+),
+
+serials as (
+    select
+        * exclude (block_start, block_end, block, block_split_at),
+        coalesce(block_start, substr(block, 1, block_split_at - 1)) as serial_first,
+        coalesce(block_end, substr(block, block_split_at + 1)) as serial_last
+    from splits
 ),
 
 renamed as (
@@ -10,18 +39,22 @@ renamed as (
         project_location_id,
         org_uid,
         -- ownership
-        {{ clean_text('unit_owner') }} as unit_owner,
+        {{ null_if_placeholder('unit_owner') }} as unit_owner,
+        unit_owner as unit_owner_raw,
         {{ clean_text('country_jurisdiction_of_owner') }} as owner_country_raw,
-        {{ text_key('country_jurisdiction_of_owner') }} as owner_country_key,
-        {{ clean_text('in_country_jurisdiction_of_owner') }} as owner_in_country_jurisdiction,
+        case when not {{ is_placeholder('country_jurisdiction_of_owner') }}
+            then {{ text_key('country_jurisdiction_of_owner') }} end as owner_country_key,
+        {{ null_if_placeholder('in_country_jurisdiction_of_owner') }} as owner_in_country_jurisdiction,
         -- serial block
         serial_number_block,
         unit_block_start,
         unit_block_end,
-        {{ serial_prefix('unit_block_start') }} as serial_prefix,
-        {{ serial_number('unit_block_start') }} as serial_start_number,
-        {{ serial_number('unit_block_end') }} as serial_end_number,
-        {{ serial_prefix('unit_block_end') }} as serial_end_prefix,
+        serial_first,
+        serial_last,
+        {{ serial_prefix('serial_first') }} as serial_prefix,
+        {{ serial_number('serial_first') }} as serial_start_number,
+        {{ serial_number('serial_last') }} as serial_end_number,
+        {{ serial_prefix('serial_last') }} as serial_end_prefix,
         -- numbers
         coalesce(unit_count, 0) as unit_count,
         unit_count is null as unit_count_missing,
@@ -30,16 +63,24 @@ renamed as (
         {{ clean_text('unit_type') }} as unit_type,
         unit_status as unit_status_raw,
         {{ canonical_unit_status('unit_status') }} as unit_status,
-        {{ clean_text('unit_status_reason') }} as unit_status_reason,
+        {{ null_if_placeholder('unit_status_reason') }} as unit_status_reason,
+        unit_status_reason as unit_status_reason_raw,
         unit_tags,
         -- marketplace
-        {{ clean_text('marketplace') }} as marketplace,
+        {{ null_if_placeholder('marketplace') }} as marketplace,
+        marketplace as marketplace_raw,
         marketplace_link,
-        marketplace_identifier,
+        {{ null_if_placeholder('marketplace_identifier') }} as marketplace_identifier,
         unit_registry_link,
         -- Article 6
         {{ clean_text('corresponding_adjustment_declaration') }} as corresponding_adjustment_declaration,
         {{ clean_text('corresponding_adjustment_status') }} as corresponding_adjustment_status,
+        {{ placeholder_columns({
+            'unit_owner': 'unit_owner',
+            'country_jurisdiction_of_owner': 'country_jurisdiction_of_owner',
+            'unit_status_reason': 'unit_status_reason', 'marketplace': 'marketplace',
+            'marketplace_identifier': 'marketplace_identifier',
+        }) }} as placeholder_columns,
         -- timestamps
         time_staged,
         created_at,
@@ -47,7 +88,7 @@ renamed as (
         -- mirror
         _source as record_source,
         _synced_at as synced_at
-    from source
+    from serials
 )
 
 select * from renamed

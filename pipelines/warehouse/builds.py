@@ -1,0 +1,83 @@
+"""Which dbt build made the marts a warehouse holds, so a publish can tell whether they belong
+to the raw tables beside them.
+
+DuckDB keeps no creation time for tables, and a mart built before the last sync looks just like
+one built after it. So `cadt-mirror build` records every build it runs in
+`cadt_mirror.marts_builds`, and the marts count as of the current refresh only when the last
+complete, successful build started after a sync last changed a raw table and no build failed
+since (a failed build leaves some models rebuilt and others not). Dagster knows its builds from
+its own event log and says so itself (`pipelines/defs/serving.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+BUILDS = "cadt_mirror.marts_builds"
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {BUILDS} (
+    invocation_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
+    selection VARCHAR, dbt_args VARCHAR, generations JSON
+)"""
+
+
+@dataclass(frozen=True)
+class MartsBuild:
+    """The dbt build the marts of a snapshot come from."""
+
+    invocation_id: str | None
+    started_at: datetime  # it read the raw tables as they were then
+    finished_at: datetime | None
+    by: str  # "cadt-mirror build", "dagster run <id>"
+
+    def describe(self) -> str:
+        return (f"dbt invocation {self.invocation_id or 'unknown'} ({self.by}), started "
+                f"{self.started_at.isoformat(timespec='seconds')}")
+
+
+def generations(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Each organization's generation, as the sync state has it (`v2:<org>` for the v2
+    data model's)."""
+    return dict(con.execute(
+        "SELECT CASE WHEN catalog_version = 'v1' THEN org_uid "
+        "ELSE catalog_version || ':' || org_uid END, generation "
+        "FROM cadt_mirror.sync_state ORDER BY 1").fetchall())
+
+
+def raw_changed_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When a sync last changed a raw table (None: never)."""
+    return con.execute("SELECT max(recorded_at) FROM cadt_mirror.sync_changes").fetchall()[0][0]
+
+
+def record_build(con: duckdb.DuckDBPyConnection, *, invocation_id: str | None,
+                 started_at: datetime, finished_at: datetime, ok: bool,
+                 selection: str | None, dbt_args: list[str],
+                 gens: dict[str, int]) -> None:
+    """One row per build; `selection` None means the whole project was built."""
+    con.execute(_DDL)
+    con.execute(f"INSERT INTO {BUILDS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [invocation_id, started_at, finished_at, "success" if ok else "error", selection,
+                 json.dumps(dbt_args), json.dumps(gens)])
+
+
+def current_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
+    """The build the marts are of, when they belong to the raw tables as they are now."""
+    try:
+        rows = con.execute(
+            f"SELECT invocation_id, started_at, finished_at, status, selection FROM {BUILDS} "
+            "ORDER BY started_at DESC").fetchall()
+    except duckdb.CatalogException:  # no build recorded yet
+        return None
+    for invocation_id, started_at, finished_at, status, selection in rows:
+        if status != "success":
+            return None  # the marts are partly of this failed build
+        if selection is None:
+            changed = raw_changed_at(con)
+            if changed is not None and started_at < changed:
+                return None
+            return MartsBuild(invocation_id, started_at, finished_at, "cadt-mirror build")
+    return None
