@@ -44,10 +44,12 @@ class SimProcess:
 
 
 @contextlib.contextmanager
-def simulator(scale: float, seed: int = 1, timeout: float = 300.0) -> Iterator[SimProcess]:
-    """`cadt-sim serve` in its own process (a free port); stopped (by pid) on exit."""
+def simulator(scale: float, seed: int = 1, timeout: float = 300.0,
+              extra: tuple[str, ...] = ()) -> Iterator[SimProcess]:
+    """`cadt-sim serve` in its own process (a free port); stopped (by pid) on exit.
+    `extra`: more `serve` options (e.g. `--v2 on`)."""
     cmd = [str(VENV_BIN / "cadt-sim"), "serve", "--port", "0", "--seed", str(seed),
-           "--scale", str(scale)]
+           "--scale", str(scale), *extra]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=ROOT)

@@ -122,11 +122,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ks", type=int, nargs="*", default=[10, 1000, 100_000])
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     a = ap.parse_args(argv)
+    save_section("node_limits", run(a.scale, a.ks), a.out)
+
+
+def save_section(key: str, value: dict[str, Any], out: Path) -> None:
+    """Put one benchmark's results into latest.json under `key` and regenerate the report."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results["node_limits"] = run(a.scale, a.ks)
+    results[key] = value
     RESULTS.write_text(json.dumps(results, indent=1, default=str))
-    write_report(results, a.out)
-    log(f"report: {a.out}")
+    write_report(results, out)
+    log(f"report: {out}")
 
 
 if __name__ == "__main__":

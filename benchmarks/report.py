@@ -327,6 +327,7 @@ def render(r: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
     w(WHY_6)
     w("")
     out.extend(node_limits_section(r.get("node_limits")))
+    out.extend(v2_section(r.get("v2")))
     w("## What is missing")
     w("")
     w(MISSING)
@@ -570,7 +571,30 @@ It also named what would close the rest: more cores (the page readers, the two D
 the event loop then run beside the simulator instead of taking turns with it); fewer statements
 per organization commit (a fixed cost per organization, which gives small scales a worse ratio);
 and staging the audit history of small organizations in memory (it is staged in the warehouse
-file so that a killed snapshot resumes, which writes it twice: ≈0.4 s of CPU at scale 100)."""
+file so that a killed snapshot resumes, which writes it twice: ≈0.4 s of CPU at scale 100).
+
+*Since then* (issue 14, measured before / after in alternating runs of the same pages, median
+of 3 at scale 100, of 2 at scale 300, on a loaded machine): at scale 100 the full sync went from
+16.2 s, 13.9 CPU-s and 695 MiB peak RSS to 14.1 s, 11.7 CPU-s and 568 MiB. What changed:
+- No pandas import: Arrow imports pandas the first time it converts Python objects
+  (`pa.array`, `pa.scalar`), which cost every sync process ≈1.2 CPU-s; the sync now builds its
+  own arrays from buffers and the JSON reader (`pipelines/warehouse/landing.py`).
+- A staged table whose fields all arrived typed in Arrow (the normal case) is inserted by one
+  flat SELECT: DuckDB bound the general typed INSERT (three nested SELECTs) in ≈4.6 ms, a fixed
+  cost of every table of every staged batch.
+- The pages of a batch reach DuckDB as the chunks they were read in (no concatenated copy, no
+  filtered copy when no entry is null).
+- A first snapshot logs its `record_changes` rows in one statement, and copies a table read from
+  its own endpoint without the window that drops duplicate keys when its keys are unique (a
+  count on the key alone decides; ≈20 % of that copy at 300k rows).
+- Arrow allocates from jemalloc instead of mimalloc, which kept what the page-reading threads
+  freed (≈50–70 MiB of peak RSS at scale 300).
+Polars was measured as a page reader and not taken: `read_json` with the same schema plus the
+conversion to Arrow took 7.4 ms for a 1,000-unit page against Arrow's 6.5 ms, and it reads an
+unknown field as nothing instead of refusing the page. Still open, measured: DuckDB spilling
+under the sync's memory limit (a 2 GB limit cut CPU at scale 300 from ≈29 to ≈26 s), the
+first snapshot's second copy (staging → target, ≈4 CPU-s at scale 300) and the feed's events
+for snapshots (≈2.5 CPU-s at scale 300 for a few hundred rows)."""
 
 DLT_SETUP = """dlt 1.31 `rest_api` source (`benchmarks/dlt_child.py`), configured as a competent user
 would: `page_number` paginator (`base_page` 1, `page_param` page, `total_path` pageCount),
@@ -713,6 +737,39 @@ def node_limits_section(n: dict[str, Any] | None) -> list[str]:
             if k["requests"] > k["budget"]]
     w(f"429s seen in all runs: **{total_429}** (target 0). Runs over budget: "
       + (", ".join(over) if over else "none") + ".")
+    w("")
+    return out
+
+
+def v2_section(v: dict[str, Any] | None) -> list[str]:
+    """§8: data model v2, full and incremental (`python -m benchmarks.v2_sync`, its own run)."""
+    if not v:
+        return []
+    out = ["## 8. Data model v2: full and incremental", ""]
+    w = out.append
+    full = v["full"]
+    units = full["rows"].get("unit", 0)
+    w(f"Measured by `python -m benchmarks.v2_sync --scale {v['scale']:g}` (its own run, started "
+      f"{v.get('started', '?')}, commit {v.get('commit', '?')}), against `cadt-sim serve --v2 "
+      "on`: every v2 table of the node (one schema, all organizations), read node-wide on the "
+      "first sync, then replayed from the moved organizations' feeds. *Reads* says what each "
+      "table needed: `targeted` (by key, one record a request on routes without `filter`, or "
+      "by `updated_at` for new project/unit records), `whole` (the table again: cheaper than "
+      "the keys, or its count differed after DELETE rows that name no record), `count "
+      "checked` (one `limit=1` request).")
+    w("")
+    w("| work | requests | time | reads | mode |")
+    w("|---|---|---|---|---|")
+    rows = sum(full["rows"].values())
+    w(f"| full sync ({rows:,} rows, {units:,} units) | {full['requests']} | "
+      f"{full['seconds']:.2f} s | – | {full['mode']} |")
+    nc = v["no_change"]
+    w(f"| no change | {nc['requests']} | {nc['seconds']:.2f} s | – | {nc['mode']} |")
+    for key, r in v["k"].items():
+        n, label = key.split("/", 1)
+        reads = "; ".join(f"{t}: {s}" for t, s in r["reads"].items()) or "–"
+        w(f"| {int(n):,} {label} | {r['requests']} | {r['seconds']:.2f} s | {reads} | "
+          f"{r['mode']} |")
     w("")
     return out
 

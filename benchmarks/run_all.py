@@ -20,7 +20,7 @@ from typing import Any
 from cadt_sim import AdminClient
 
 from . import measure as M
-from . import node_limits
+from . import node_limits, v2_sync
 from .common import ROOT, log, machine_facts, median, simulator, tempdir
 from .limit import url_digest
 from .report import write_report
@@ -38,13 +38,15 @@ class Plan:
     throughput: bool
     quick: bool
     node_limits_scale: float = 100  # §7: strict and rate-limited node
+    v2_scale: float = 30  # §8: data model v2, full and incremental (0: not run)
 
 
 FULL = Plan(scales=[100, 300, 1000], reps={100: 3, 300: 3, 1000: 3}, ks=[10, 1000, 100_000],
             dlt_scales=[30, 100], dlt_reps=3, dlt_default=True, dbt=True, throughput=True,
             quick=False)
 QUICK = Plan(scales=[1, 3], reps={1: 1, 3: 1}, ks=[10, 200], dlt_scales=[2], dlt_reps=1,
-             dlt_default=False, dbt=False, throughput=True, quick=True, node_limits_scale=3)
+             dlt_default=False, dbt=False, throughput=True, quick=True, node_limits_scale=3,
+             v2_scale=0)  # (v2 in the smoke run: tests/mirror/test_v2_incremental.py)
 
 
 def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path) -> None:
@@ -267,6 +269,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     log(f"== strict, rate-limited node (scale {plan.node_limits_scale:g})")
     results["node_limits"] = node_limits.run(plan.node_limits_scale, plan.ks)
     _save(results)
+    if plan.v2_scale:
+        log(f"== data model v2 (scale {plan.v2_scale:g})")
+        results["v2"] = v2_sync.run(plan.v2_scale, [k for k in plan.ks if k <= 1000])
+        _save(results)
     results["total_s"] = time.perf_counter() - t0
     _save(results)
     log(f"done in {results['total_s'] / 60:.1f} min; raw results in {json_path}")

@@ -1,6 +1,8 @@
 """`cadt-mirror`: sync, inspect and transform a local CADT warehouse.
 
-    cadt-mirror sync     incremental sync (--full-refresh, --org, --verify, --switch-node, ...)
+    cadt-mirror sync     incremental sync of every data model the node serves (v1 into schema
+                         cadt_v1, v2 into cadt_v2; --data-model v1|v2|all, --full-refresh,
+                         --org, --verify, --switch-node, ...)
     cadt-mirror run      sync, checks, dbt build, publish and report: the one command for cron
     cadt-mirror status   per organization: generation, lag, last change, rows (--check: ask
                          the node whether it moved since)
@@ -14,7 +16,8 @@
 Environment: CADT_API_URL (default: the public observer), CADT_API_KEY, CADT_MIRROR_DB
 (default data/cadt.duckdb), CADT_MIRROR_SERVING_DB, CADT_CONCURRENCY (1-16), CADT_PAGE_SIZE
 (1-1000), CADT_MIRROR_MEMORY_LIMIT (e.g. 384MB, 2GB, 50%), CADT_VERIFY_EVERY_HOURS,
-CADT_MIRROR_KEEP_SNAPSHOTS (published snapshots kept, default 3).
+CADT_MIRROR_KEEP_SNAPSHOTS (published snapshots kept, default 3), CADT_DATA_MODELS (v1, v2 or
+all, the default).
 
 Exit codes: 0 success, 1 the sync failed (or some organizations did), 2 a setting or argument
 is not allowed, 3 the warehouse is in use, 4 (run) a blocking check failed, 5 (run) dbt build
@@ -31,6 +34,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import duckdb
 from rich.console import Console
@@ -40,10 +44,8 @@ from rich.table import Table as RichTable
 from pipelines import config
 from pipelines.config import SettingError
 from pipelines.progress import RichProgress
-from pipelines.source.catalog import Catalog
-from pipelines.source.catalog_v1 import V1
-from pipelines.source.catalog_v2 import V2
-from pipelines.sync import SyncReport, SyncSettings, run_sync
+from pipelines.sync import SyncReport, SyncSettings, data_models
+from pipelines.sync.data_models import DataModelsRun
 from pipelines.sync.interrupts import exit_code
 from pipelines.warehouse import state as st
 from pipelines.warehouse.db import WarehouseBusyError, connect
@@ -117,9 +119,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the warehouse mirrors another node: make it mirror this one "
                         "(organizations this node does not list are removed; logged in "
                         "cadt_mirror.sync_runs)")
-    s.add_argument("--data-model", choices=("v1", "v2"), default="v1",
-                   help="CADT data model to mirror (default v1; v2: the node's /v2 tables into "
-                        "schema cadt_v2, read node-wide)")
+    _data_model(s)
     s.add_argument("--verify", action="store_true",
                    help="check every organization's audit tail now (by itself it runs every "
                         "CADT_VERIFY_EVERY_HOURS, default 24)")
@@ -146,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="parallel requests, 1 to 16 (env CADT_CONCURRENCY, default 4)")
     s.add_argument("--retries", metavar="N",
                    help="retries per request before giving up, 0 or more (default 8)")
+    _data_model(s)
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=operate.cmd_run, switch_node=False, verify=False, org=[])
 
@@ -209,6 +210,13 @@ def _database(s: argparse.ArgumentParser) -> None:
     s.add_argument("--database", help="DuckDB warehouse file (env CADT_MIRROR_DB)")
 
 
+def _data_model(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--data-model", choices=data_models.CHOICES, default=None,
+                   help="CADT data models to mirror (env CADT_DATA_MODELS, default all: every "
+                        "model the node serves, detected with one request each; v1 into "
+                        "schema cadt_v1, v2 into cadt_v2)")
+
+
 def _settings(args: argparse.Namespace) -> SyncSettings:
     """Settings from the arguments and the environment, each value checked under the name the
     user gave it (--concurrency, CADT_CONCURRENCY, ...)."""
@@ -229,41 +237,70 @@ def _settings(args: argparse.Namespace) -> SyncSettings:
     return settings
 
 
-CATALOGS = {"v1": V1, "v2": V2}
-
-
 def cmd_sync(args: argparse.Namespace, console: Console) -> int:
     settings = _settings(args)
+    models = data_models.models_setting(args.data_model, "--data-model")
     console.print(f"syncing [bold]{escape(st.public_url(settings.api_url))}[/bold] into "
                   f"{escape(str(settings.database))}")
-    report = _run(settings, console, quiet=args.quiet, catalog=CATALOGS[args.data_model])
-    print_report(report, console)
-    return _exit_code(report)
+    run = _run(settings, console, quiet=args.quiet, models=models)
+    return _exit_code(run)
 
 
-def _exit_code(report: SyncReport) -> int:
-    if report.status == "interrupted":
-        name = report.interrupted_by or "SIGINT"
+def _exit_code(run: DataModelsRun | SyncReport) -> int:
+    """The interrupt's code if a sync was interrupted; 2 for a refused argument; 0 when every
+    data model's sync succeeded; else 1."""
+    reports = list(run.reports.values()) if isinstance(run, DataModelsRun) else [run]
+    stopped = next((r for r in reports if r.status == "interrupted"), None)
+    if stopped is not None:
+        name = stopped.interrupted_by or "SIGINT"
         return exit_code(signal.Signals[name] if name in signal.Signals.__members__
                          else signal.SIGINT)
-    if report.bad_input:
+    if any(r.bad_input for r in reports):
         return EXIT_USAGE
-    return EXIT_OK if report.status == "success" else EXIT_FAILED
+    return EXIT_OK if reports and all(r.status == "success" for r in reports) else EXIT_FAILED
 
 
 def _run(settings: SyncSettings, console: Console, quiet: bool = False,
-         catalog: Catalog = V1) -> SyncReport:
+         models: tuple[str, ...] | None = None) -> DataModelsRun:
+    """Every requested data model the node serves, one sync each (pipelines/sync/data_models),
+    each one announced when it starts and its report printed when it ends."""
+    several = shown = False
+
+    def start(model: str, detected: data_models.Detected | None) -> None:
+        nonlocal several, shown
+        if detected is not None and not shown:
+            console.print(escape(detected.describe()), soft_wrap=True)
+            shown = True
+        several = detected is not None and len(detected.served) > 1
+        if several:
+            console.print(f"[bold]data model {model}[/bold]: syncing into schema "
+                          f"{data_models.CATALOGS[model].schema}")
+
+    def done(model: str, report: SyncReport) -> None:
+        print_report(report, console, model=model if several else None)
+
+    kw: dict[str, Any] = {"handle_signals": True, "on_start": start, "on_report": done}
     if quiet or not console.is_terminal:
-        return run_sync(settings, handle_signals=True, catalog=catalog)
-    with RichProgress(console) as progress:
-        return run_sync(settings, progress, handle_signals=True, catalog=catalog)
+        run = data_models.sync_data_models(settings, models, **kw)
+    else:
+        with RichProgress(console) as progress:
+            run = data_models.sync_data_models(settings, models, progress, **kw)
+    for model, why in run.skipped.items():
+        if why != "not served by this node":
+            console.print(f"data model {model}: {escape(why)}")
+    if run.published_to and len(run.reports) > 1:
+        console.print(f"read-only serving copy for BI tools: {escape(run.published_to)}")
+    return run
 
 
-def print_report(report: SyncReport, console: Console) -> None:
+def print_report(report: SyncReport, console: Console, model: str | None = None) -> None:
+    """One sync's summary; `model` labels it when the run synced more than one data model."""
+    label = f" (data model {model})" if model else ""
     if report.status == "interrupted":
-        _error(report.error or "interrupted", "yellow")
+        _error((report.error or "interrupted") + label, "yellow")
         return
-    table = RichTable(title=f"sync {report.sync_id}: {report.status}", title_justify="left")
+    table = RichTable(title=f"sync {report.sync_id}{label}: {report.status}",
+                      title_justify="left")
     for col in ("organization", "mode", "generation", "inserted", "updated", "deleted",
                 "quarantined"):
         table.add_column(col, justify="right" if col not in ("organization", "mode") else "left",
@@ -293,7 +330,7 @@ def print_report(report: SyncReport, console: Console) -> None:
     console.print(
         f"{report.requests} requests, {report.bytes / 1e6:.1f} MB, {report.retries} retries"
         f"{paced}, {report.seconds:.1f} s; pick lists: {report.pick_lists}")
-    if report.published_to:
+    if report.published_to and not model:
         console.print(f"read-only serving copy for BI tools: {escape(report.published_to)}")
     if report.unknown_fields:
         console.print("[yellow]fields the catalogue does not know (kept in _extra):[/yellow] "
@@ -306,6 +343,11 @@ def print_report(report: SyncReport, console: Console) -> None:
 # -- demo ---------------------------------------------------------------------------------------
 
 
+DEMO_V1_ACTIVITY = ("issue_units", "retire", "split", "edit_projects", "delete_units")
+DEMO_V2_ACTIVITY = ("v2_issue_units", "v2_retire", "v2_aef_authorize", "v2_aef_actions",
+                    "upgrade")
+
+
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from cadt_sim import Simulator
 
@@ -316,25 +358,29 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     console.print(f"demo directory {escape(str(home))}/ (CADT_MIRROR_DB and "
                   "CADT_MIRROR_SERVING_DB are not used)")
     console.print(f"[bold]1/4[/bold] starting the CADT simulator (seed {args.seed}, "
-                  f"scale {args.scale})")
-    with Simulator(seed=args.seed, scale=args.scale) as sim:
+                  f"scale {args.scale}) with data models v1 and v2: organizations with a v1 "
+                  "store, a v2 store or both")
+    with Simulator(seed=args.seed, scale=args.scale, v2=True) as sim:
         settings = SyncSettings(api_url=sim.url + "/api/v1", database=db, serving=serving)
-        console.print(f"[bold]2/4[/bold] full sync from {settings.api_url} into {db}")
-        report = _run(settings, console)
-        print_report(report, console)
-        if report.status != "success":
-            return _exit_code(report) or EXIT_FAILED
+        console.print(f"[bold]2/4[/bold] full sync of every data model from {settings.api_url} "
+                      f"into {db}")
+        run = _run(settings, console)
+        if run.status != "success":
+            return _exit_code(run) or EXIT_FAILED
         console.print("[bold]3/4[/bold] the registries publish: new units, retirements, a split, "
-                      "edits, a deletion; incremental sync")
-        for kind in ("issue_units", "retire", "split", "edit_projects", "delete_units"):
+                      "edits, a deletion (v1); units, retirements, Article 6 authorizations and "
+                      "actions, an organization upgrading to v2 (v2); incremental sync")
+        for kind in DEMO_V1_ACTIVITY:
             sim.activity(kind, count=3)
-        report = _run(settings, console)
-        print_report(report, console)
-        if report.status != "success":
-            return _exit_code(report) or EXIT_FAILED
+        for kind in DEMO_V2_ACTIVITY:
+            sim.activity(kind, count=1 if kind == "upgrade" else 3)
+        run = _run(settings, console)
+        if run.status != "success":
+            return _exit_code(run) or EXIT_FAILED
     from pipelines import dbt_build
     from pipelines.operate import print_connect, print_published
 
+    _print_models(db, console)
     if args.no_build:
         print_connect(serving, console, report=True)
         return EXIT_OK
@@ -403,6 +449,36 @@ def _new_demo_warehouse(db: Path, seed: int, scale: float) -> None:
     try:
         ensure_schema(con, V1)
         st.mark_demo(con, seed, scale)
+    finally:
+        con.close()
+
+
+def _print_models(db: Path, console: Console) -> None:
+    """What each data model holds: organizations, projects, units; for v2 the Article 6 (AEF)
+    tables too."""
+    from pipelines.source.catalog_v2 import V2
+
+    con = connect(db, read_only=True)
+    try:
+        have = set(con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                               "WHERE schema_name IN ('cadt_v1', 'cadt_v2')").fetchall())
+
+        def n(schema: str, table: str) -> int:
+            if (schema, table) not in have:
+                return 0
+            return con.execute(f'SELECT count(*) FROM {schema}."{table}"').fetchall()[0][0]
+
+        both = con.execute(
+            "SELECT count(*) FROM cadt_v1.organizations o JOIN cadt_v2.organizations t "
+            "ON t.org_uid = o.org_uid").fetchall()[0][0] if ("cadt_v2", "organizations") in have \
+            else 0
+        console.print(f"cadt_v1: {n('cadt_v1', 'organizations')} organizations, "
+                      f"{n('cadt_v1', 'projects')} projects, {n('cadt_v1', 'units')} units")
+        console.print(f"cadt_v2: {n('cadt_v2', 'organizations')} organizations ({both} also in "
+                      f"v1), {n('cadt_v2', 'project')} projects, {n('cadt_v2', 'unit')} units")
+        aef = [t.name for t in V2.tables if t.name.startswith("aef_")]
+        console.print("cadt_v2 Article 6 (AEF): " + ", ".join(
+            f"{t} {n('cadt_v2', t)}" for t in aef))
     finally:
         con.close()
 

@@ -16,7 +16,8 @@ import os
 import signal
 import threading
 
-POINTS = ("response", "page_landed", "exploded", "before_commit", "mid_commit", "after_commit")
+POINTS = ("response", "page_landed", "exploded", "before_commit", "mid_commit", "after_commit",
+          "between_models")  # (the last: after one data model's sync, before the next one's)
 PAUSE_LIMIT = 120.0  # seconds: a paused process that nobody signals goes on by itself
 
 _spec = os.environ.get("CADT_MIRROR_CRASH_AT", "")

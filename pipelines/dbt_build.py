@@ -64,6 +64,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
                    help="leave these dbt nodes out")
     s.add_argument("--full-refresh", action="store_true",
                    help="rebuild the incremental models from scratch")
+    s.add_argument("--all-tests", action="store_true",
+                   help="run every dbt test, also on an incremental refresh (by default only a "
+                        "full build runs the unit tests and the tests of unit-level models)")
     s.add_argument("dbt_args", nargs="*", metavar="-- DBT_ARGS",
                    help="anything else for `dbt build`, after `--` (e.g. -- --threads 1)")
 
@@ -78,6 +81,29 @@ def dbt_build_args(select: Sequence[str] = (), exclude: Sequence[str] = (),
     if full_refresh:
         args.append("--full-refresh")
     return [*args, *(a for a in extra if a != "--")]
+
+
+def refresh_args(db: Path, args: Sequence[str]) -> list[str]:
+    """`args` for dbt, with the selector `incremental_refresh` (dbt_project/selectors.yml) when
+    the build is an incremental refresh: a plain `dbt build` (no --full-refresh, no selection of
+    nodes) over a warehouse whose marts were built before. Such a build then runs every model and
+    seed, but only the tests whose cost does not grow with the number of unit records: the unit
+    tests, the singular tests and the tests of the unit-level models run on full builds (a first
+    build, `--full-refresh`, `--all-tests`) and in CI."""
+    args = list(args)
+    if (not args or args[0] != "build" or "--full-refresh" in args
+            or any(a.split("=", 1)[0] in SELECTING for a in args)):
+        return args
+    con = connect(db, read_only=True)
+    try:
+        built = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = "
+                            "'cadt_build' AND table_name = 'consumed_syncs'").fetchone()[0]
+        if built:
+            built = con.execute("SELECT count(*) > 0 FROM cadt_build.consumed_syncs"
+                                ).fetchone()[0]
+    finally:
+        con.close()
+    return [*args, "--selector", "incremental_refresh"] if built else args
 
 
 def check_synced(db: Path) -> dict[str, int]:
@@ -100,12 +126,15 @@ def check_synced(db: Path) -> dict[str, int]:
 
 
 def run_build(db: Path, args: list[str], console: Console, *, verbose: bool = False,
-              gens: dict[str, int] | None = None) -> BuildOutcome:
-    """Run `dbt <args>` (a build) over `db`, print as asked, and record it in the warehouse."""
+              gens: dict[str, int] | None = None, all_tests: bool = False) -> BuildOutcome:
+    """Run `dbt <args>` (a build) over `db`, print as asked, and record it in the warehouse.
+    An incremental refresh runs the lighter tests only (`refresh_args`) unless `all_tests`."""
     out = BuildOutcome(code=2)
+    # (the selector leaves out tests only: recorded as the build asked, of every mart)
+    run_args = args if all_tests else refresh_args(db, args)
     # JSON events on stdout, to read; dbt's usual text in logs/dbt.log
     cmd = [dbt_executable(),
-           *dbt_args([*args, "--log-format", "json", "--log-format-file", "debug"])]
+           *dbt_args([*run_args, "--log-format", "json", "--log-format-file", "debug"])]
     env = {**dbt_env(db), "DBT_USE_COLORS": "false", "DBT_PRINTER_WIDTH": "80"}
     plain: list[str] = []  # lines that are not dbt events (tracebacks, warnings)
     tail: list[str] = []  # dbt's end-of-run summary: shown when the build failed
@@ -187,7 +216,8 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     dbt = dbt_build_args(args.select, args.exclude, args.full_refresh, args.dbt_args)
     verbose = getattr(args, "verbose", False)
     console.print(f"dbt {escape(' '.join(dbt))} over {escape(str(db))}", soft_wrap=True)
-    outcome = run_build(db, dbt, console, verbose=verbose, gens=gens)
+    outcome = run_build(db, dbt, console, verbose=verbose, gens=gens,
+                        all_tests=getattr(args, "all_tests", False))
     if not verbose:
         console.print(escape(outcome.line()), soft_wrap=True)
     if not outcome.ok:

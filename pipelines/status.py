@@ -6,6 +6,10 @@ last change (a quiet organization synced a minute ago is a minute behind, not a 
 asks the node itself, with one conditional request to /v1/organizations carrying the ETag the
 last sync stored: a 304 means nothing moved; otherwise each organization's registryHash is
 compared with the one its rows are at. The table fits 80 columns.
+
+A warehouse that mirrors data model v2 too shows each organization's v2 store as its own row
+(column `dm`: v1 / v2; an upgraded organization has both), and `--check` asks
+/v2/organizations the same way (one more conditional request).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from pipelines.source.catalog_v1 import V1
+from pipelines.source.catalog_v2 import V2
 from pipelines.source.client import CadtClient, CadtError
 from pipelines.warehouse import state as st
 from pipelines.warehouse.db import WarehouseBusyError, connect, database_path, ensure_mirror
@@ -30,6 +35,8 @@ from pipelines.warehouse.freshness import OrgFreshness, freshness
 from pipelines.warehouse.publish import serving_path
 
 ORGS_PATH = V1.table("organizations").endpoint or "/v1/organizations"
+ORGS_PATHS = {"v1": ORGS_PATH, "v2": V2.table("organizations").endpoint or "/v2/organizations"}
+SPELLINGS = {"v1": V1.spelling, "v2": V2.spelling}
 NAME_WIDTH = 24
 
 
@@ -43,7 +50,8 @@ class NodeAnswer:
 def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--check", action="store_true",
                    help="ask the node whether anything moved since the last sync (one "
-                        "conditional request to /v1/organizations)")
+                        "conditional request to /v1/organizations, and one to "
+                        "/v2/organizations when the warehouse mirrors v2)")
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -72,22 +80,35 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
                            "('success', 'partial') ORDER BY finished_at DESC LIMIT 1").fetchall()
         quarantined = con.execute("SELECT count(*) FROM cadt_mirror.quarantine").fetchall()[0][0]
         node = _node_line(con)
-        etag = st.get_etag(con, ORGS_PATH)
+        models = sorted({o.data_model for o in orgs} | {"v1"})
+        etags = {m: st.get_etag(con, ORGS_PATHS[m]) for m in models}
+        runs = _last_runs(con)
     finally:
         con.close()
     url = (good or last or [[None]])[0][-1]
-    answer = asyncio.run(_ask(url, etag)) if args.check and url else None
-    console.print(_table(orgs, answer, datetime.now(UTC), db))
-    for line in _notes(orgs, answer, args.check, url):
+    answers = {m: asyncio.run(_ask(url, etags[m], m)) for m in models} \
+        if args.check and url else {}
+    console.print(_table(orgs, answers, datetime.now(UTC), db))
+    for line in _notes(orgs, answers, args.check, url):
         console.print(escape(line))
     if node:
         console.print(node)
-    if last:
-        sid, status, requests, error, _url = last[0]
-        console.print(f"last run {sid}: {status}, {requests or 0} requests"
+    for model, (sid, status, requests, error) in runs.items():
+        label = f" ({model})" if len(runs) > 1 else ""
+        console.print(f"last run{label} {sid}: {status}, {requests or 0} requests"
                       + (f", error: {escape(error)}" if error else ""))
     console.print(f"quarantined records: {quarantined}")
-    return EXIT_FAILED if answer is not None and answer.error else EXIT_OK
+    failed = any(a.error for a in answers.values())
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _last_runs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    """The last run of each data model: {model: (sync_id, status, requests, error)}."""
+    rows = con.execute(
+        "SELECT coalesce(catalog_version, 'v1'), sync_id, status, requests, error "
+        "FROM cadt_mirror.sync_runs QUALIFY row_number() OVER (PARTITION BY "
+        "coalesce(catalog_version, 'v1') ORDER BY started_at DESC) = 1 ORDER BY 1").fetchall()
+    return {r[0]: r[1:] for r in rows}
 
 
 def _width(console: Console) -> int:
@@ -100,11 +121,12 @@ def _width(console: Console) -> int:
         return 80
 
 
-async def _ask(url: str, etag: str | None) -> NodeAnswer:
+async def _ask(url: str, etag: str | None, model: str = "v1") -> NodeAnswer:
+    path, k = ORGS_PATHS[model], SPELLINGS[model]
     try:
         async with CadtClient(url, os.environ.get("CADT_API_KEY"), max_retries=2,
                               timeout=30) as client:
-            resp = await client.get(ORGS_PATH, etag=etag)
+            resp = await client.get(path, etag=etag)
     except CadtError as e:
         return NodeAnswer(error=str(e))
     if resp.not_modified:
@@ -113,8 +135,8 @@ async def _ask(url: str, etag: str | None) -> NodeAnswer:
     if isinstance(data, dict) and isinstance(data.get("organizations"), dict):
         data = data["organizations"]
     if not isinstance(data, dict):
-        return NodeAnswer(error=f"{ORGS_PATH} answered {type(data).__name__}, not a map")
-    return NodeAnswer(hashes={str(o.get("orgUid") or uid): (o.get("name"), o.get("registryHash"))
+        return NodeAnswer(error=f"{path} answered {type(data).__name__}, not a map")
+    return NodeAnswer(hashes={str(o.get(k.org_uid) or uid): (o.get("name"), o.get(k.registry_hash))
                               for uid, o in data.items() if isinstance(o, dict)})
 
 
@@ -130,41 +152,60 @@ def _moved(o: OrgFreshness, answer: NodeAnswer | None) -> str:
     return "no" if answer.hashes[o.org_uid][1] == o.registry_hash else "moved"
 
 
-def _table(orgs: list[OrgFreshness], answer: NodeAnswer | None, now: datetime,
+def _table(orgs: list[OrgFreshness], answers: dict[str, NodeAnswer], now: datetime,
            db: object) -> RichTable:
+    """One row per organization and data model; the `dm` column only when v2 is mirrored
+    (the name column gives it the room, so the table still fits 80 columns)."""
+    both = any(o.data_model != "v1" for o in orgs)
     table = RichTable(title=f"warehouse {escape(str(db))}", title_justify="left",
                       box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    table.add_column("organization", no_wrap=True, overflow="ellipsis", max_width=NAME_WIDTH)
+    table.add_column("organization", no_wrap=True, overflow="ellipsis",
+                     max_width=NAME_WIDTH - 4 if both else NAME_WIDTH)
+    if both:
+        table.add_column("dm", no_wrap=True)
     for col in ("gen", "lag", "last change", "projects", "units"):
         table.add_column(col, justify="right", no_wrap=True)
     table.add_column("moved", no_wrap=True)
     for o in orgs:
-        table.add_row(escape(o.name or o.org_uid[:16]), str(o.generation),
+        dm = [o.data_model] if both else []
+        table.add_row(escape(o.name or o.org_uid[:16]), *dm, str(o.generation),
                       _ago(now, o.last_success), _ago(now, o.last_change), f"{o.projects:,}",
-                      f"{o.units:,}", _moved(o, answer))
+                      f"{o.units:,}", _moved(o, answers.get(o.data_model)))
     return table
 
 
-def _notes(orgs: list[OrgFreshness], answer: NodeAnswer | None, check: bool,
+def _notes(orgs: list[OrgFreshness], answers: dict[str, NodeAnswer], check: bool,
            url: str | None) -> list[str]:
     notes = ["lag: since the last successful sync; last change: since the last new generation"]
+    if any(o.data_model != "v1" for o in orgs):
+        notes.append("dm: the organization's data-model store (v1: schema cadt_v1, v2: "
+                     "cadt_v2); an upgraded organization has a row for each")
     if not check:
         notes.append("moved: `cadt-mirror status --check` asks the node")
     elif url is None:
         notes.append("moved: not asked, the warehouse has never reached a node")
-    elif answer is not None and answer.error:
-        notes.append(f"could not ask the node {st.public_url(url)}: {answer.error}")
-    elif answer is not None and answer.not_modified:
-        notes.append(f"the node {st.public_url(url)} answered 304: nothing moved since the "
-                     "last sync")
-    elif answer is not None and answer.hashes is not None:
-        moved = sum(_moved(o, answer) == "moved" for o in orgs)
-        held = {o.org_uid for o in orgs}
-        new = [name or uid[:16] for uid, (name, _h) in answer.hashes.items() if uid not in held]
-        notes.append(f"the node {st.public_url(url)}: {moved} organization(s) moved since the "
-                     "last sync" + (f"; new there: {', '.join(new)}" if new else "")
-                     + ("; `cadt-mirror sync` brings them in" if moved or new else ""))
+    for model, answer in answers.items():
+        notes += _answer_notes(model, [o for o in orgs if o.data_model == model], answer, url,
+                               len(answers) > 1)
     return notes
+
+
+def _answer_notes(model: str, orgs: list[OrgFreshness], answer: NodeAnswer, url: str | None,
+                  label: bool) -> list[str]:
+    node = st.public_url(url or "")
+    where = f"{node} ({ORGS_PATHS[model]})" if label else node
+    if answer.error:
+        return [f"could not ask the node {where}: {answer.error}"]
+    if answer.not_modified:
+        return [f"the node {where} answered 304: nothing moved since the last sync"]
+    if answer.hashes is None:
+        return []
+    moved = sum(_moved(o, answer) == "moved" for o in orgs)
+    held = {o.org_uid for o in orgs}
+    new = [name or uid[:16] for uid, (name, _h) in answer.hashes.items() if uid not in held]
+    return [f"the node {where}: {moved} organization(s) moved since the last sync"
+            + (f"; new there: {', '.join(new)}" if new else "")
+            + ("; `cadt-mirror sync` brings them in" if moved or new else "")]
 
 
 def _node_line(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -1,10 +1,12 @@
 {#- Incremental models over the sync's change log (docs/counting-rules.md, "Incremental builds").
 
-    A model configured with
+    A model configured (in dbt_project.yml, like int_unit_versions) with
 
         materialized='incremental', incremental_strategy='append', on_schema_change='fail',
-        meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
         pre_hook="{{ changes_delete() }}", post_hook="{{ changes_consumed() }}"
+
+    and, in its own config, `meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id',
+    'org': 'org_uid'}}`,
 
     and whose select is filtered by the same scope,
 
@@ -18,7 +20,14 @@
 
       units        the unit records any change can reach (changed_units_sql), and every row of
                    an organization whose audit history was rewritten (columns: unit, org; with
-                   issuance: also the rows of an issuance that changed)
+                   issuance: also the rows of an issuance that changed). With data_model (the
+                   column holding 'v1' / 'v2'): every v2 row when the syncs changed anything in
+                   the v2 catalogue (v2 is read node-wide and small: its rows are recomputed
+                   together), and every row of an organization whose v2 projects changed (its
+                   v1 rows' is_superseded may flip: docs/counting-rules.md, Both data models);
+                   and every row of an organization whose v1 entry was added, removed or
+                   renamed (its v2 rows show its name and registry from it). The unit records
+                   in scope are found once per build and set of syncs (cadt_build.unit_scopes)
       generations  the (organization, generation) groups of audit rows the syncs wrote, and
                    every row of an organization whose history was rewritten (org, generation)
       syncs        the syncs' own rows (sync)
@@ -60,6 +69,8 @@
     create table if not exists {{ s }}.consumed_syncs (
         model varchar, sync_id varchar, consumed_at timestamptz
     );
+    create table if not exists {{ s }}.unit_scopes (scope_key varchar, warehouse_unit_id varchar);
+    delete from {{ s }}.unit_scopes;
     create table if not exists {{ s }}.model_refreshes (
         model varchar, refreshed_at timestamptz, refresh varchar, reason varchar,
         syncs bigint, rows bigint, code_version varchar
@@ -122,7 +133,8 @@
     same bookkeeping (it is written last, by the post-hook). -#}
 {% macro changes_plan() %}
     {%- if not execute or this is none or not is_incremental() -%}  {#- (no `this` in unit tests) #}
-        {{ return({'mode': 'full', 'syncs': [], 'reason': 'built from scratch', 'rewritten_orgs': []}) }}
+        {{ return({'mode': 'full', 'syncs': [], 'reason': 'built from scratch', 'rewritten_orgs': [],
+                   'v2_changed': true, 'v1_orgs_changed': []}) }}
     {%- endif -%}
     {%- set s = build_state_schema() -%}
     {%- set rc = _raw('cadt_mirror', 'record_changes') -%}
@@ -159,11 +171,21 @@
             (select string_agg(distinct org_uid, ',' order by org_uid) from {{ sc }}
              where sync_id in (select sync_id from pending)
                and table_name = 'audit' and (updated > 0 or deleted > 0)
-            ) as rewritten_orgs
+               and coalesce(catalog_version, 'v1') = 'v1'
+            ) as rewritten_orgs,
+            (select count(*) from {{ rc }}
+             where sync_id in (select sync_id from pending) and catalog_version = 'v2'
+            ) as v2_changes,
+            (select string_agg(distinct record_key, ',' order by record_key) from {{ rc }}
+             where sync_id in (select sync_id from pending)
+               and coalesce(catalog_version, 'v1') = 'v1' and table_name = 'organizations'
+               and (op in ('insert', 'delete') or json_exists(changed, '$.name'))
+            ) as v1_orgs_changed
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
     {%- set syncs = (row[0] or '').split(',') | reject('equalto', '') | list -%}
     {%- set rewritten = (row[5] or '').split(',') | reject('equalto', '') | list -%}
+    {%- set v1_orgs = (row[7] or '').split(',') | reject('equalto', '') | list -%}
     {%- if row[1] == 0 -%}
         {%- set mode, reason = 'full', 'no record of the syncs it holds' -%}
     {%- elif row[2] != changes_code_version() -%}
@@ -177,7 +199,18 @@
     {%- else -%}
         {%- set mode, reason = 'incremental', syncs | length ~ ' new sync(s)' -%}
     {%- endif -%}
-    {{ return({'mode': mode, 'syncs': syncs, 'reason': reason, 'rewritten_orgs': rewritten}) }}
+    {#- the unit records in scope (changed_units_sql), found once per build and set of syncs
+        (every model of a build taking in the same syncs shares them), in cadt_build.unit_scopes -#}
+    {%- set scope_key = local_md5(invocation_id ~ '|' ~ (syncs | join(','))) -%}
+    {%- set plan = {'mode': mode, 'syncs': syncs, 'reason': reason, 'rewritten_orgs': rewritten,
+                    'v2_changed': row[6] > 0, 'v1_orgs_changed': v1_orgs, 'scope_key': scope_key} -%}
+    {%- if mode == 'incremental' and model.config.meta.get('changes', {}).get('scope') == 'units' -%}
+        {%- do run_query(
+            "insert into " ~ s ~ ".unit_scopes select '" ~ scope_key ~ "', warehouse_unit_id from ("
+            ~ changed_units_sql(plan) ~ ") as changed where not exists (select 1 from " ~ s
+            ~ ".unit_scopes where scope_key = '" ~ scope_key ~ "')") -%}
+    {%- endif -%}
+    {{ return(plan) }}
 {% endmacro %}
 
 
@@ -208,7 +241,12 @@
     snapshot, an organization removed): everything derived from their history is recomputed.
     (Known when the plan is made: a literal list, so the common case, none, costs nothing.) -#}
 {% macro _rewritten_orgs(plan) -%}
-    {%- for o in plan.rewritten_orgs -%}'{{ o | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor -%}
+    {{ _literals(plan.rewritten_orgs) }}
+{%- endmacro %}
+
+
+{% macro _literals(values) -%}
+    {%- for o in values -%}'{{ o | replace("'", "''") }}'{{ ', ' if not loop.last }}{%- endfor -%}
 {%- endmacro %}
 
 
@@ -228,7 +266,7 @@
     with rc as (
         select table_name, record_key as k, op, changed, org_uid
         from {{ _raw('cadt_mirror', 'record_changes') }}
-        where sync_id in ({{ _sync_list(plan) }})
+        where sync_id in ({{ _sync_list(plan) }}) and coalesce(catalog_version, 'v1') = 'v1'
     ),
     changed as (select * from rc where op <> 'snapshot'),
     snapshot_orgs as (select table_name, org_uid from rc where op = 'snapshot'),
@@ -301,16 +339,50 @@
 {%- endmacro %}
 
 
+{#- The unit records in scope, as changes_plan found them (changed_units_sql). -#}
+{% macro _scope_units(plan) -%}
+    select warehouse_unit_id from {{ build_state_schema() }}.unit_scopes
+    where scope_key = '{{ plan.scope_key }}'
+{%- endmacro %}
+
+
 {#- Issuances that changed (or arrived with an organization's first snapshot). -#}
 {% macro changed_issuances_sql(plan) -%}
     select record_key as id from {{ _raw('cadt_mirror', 'record_changes') }}
     where sync_id in ({{ _sync_list(plan) }}) and table_name = 'issuances' and op <> 'snapshot'
+      and coalesce(catalog_version, 'v1') = 'v1'
     union all
     select id from {{ _raw('cadt_v1', 'issuances') }}
     where org_uid in (
         select org_uid from {{ _raw('cadt_mirror', 'record_changes') }}
         where sync_id in ({{ _sync_list(plan) }}) and table_name = 'issuances' and op = 'snapshot'
+          and coalesce(catalog_version, 'v1') = 'v1'
     )
+{%- endmacro %}
+
+
+{#- Organizations whose v2 projects the syncs inserted, updated or deleted (before and after):
+    their v1 rows' is_superseded can have changed. (v2 changes are logged under org '*'.) -#}
+{% macro changed_v2_project_orgs_sql(plan) -%}
+    select p.org_uid from {{ _raw('cadt_v2', 'project') }} as p
+    where p.cad_trust_project_id in (
+        select record_key from {{ _raw('cadt_mirror', 'record_changes') }}
+        where sync_id in ({{ _sync_list(plan) }}) and catalog_version = 'v2'
+          and table_name = 'project' and op in ('insert', 'update'))
+       or exists (
+        select 1 from {{ _raw('cadt_mirror', 'record_changes') }}
+        where sync_id in ({{ _sync_list(plan) }}) and catalog_version = 'v2'
+          and table_name = 'project' and op = 'snapshot')
+    union all
+    select coalesce(json_extract_string(changed, '$.org_uid'),
+                    json_extract_string(changed, '$.org_uid[0]'))
+    from {{ _raw('cadt_mirror', 'record_changes') }}
+    where sync_id in ({{ _sync_list(plan) }}) and catalog_version = 'v2'
+      and table_name = 'project' and op in ('delete', 'update')
+    union all  -- a v1 unit without a v1 organization takes its organization's v2 entry
+    select record_key from {{ _raw('cadt_mirror', 'record_changes') }}
+    where sync_id in ({{ _sync_list(plan) }}) and catalog_version = 'v2'
+      and table_name = 'organizations' and op <> 'snapshot'
 {%- endmacro %}
 
 
@@ -325,12 +397,19 @@
     {%- elif plan.mode == 'none' -%}
         false
     {%- elif c.scope == 'units' -%}
-        ({{ c.unit }} in ({{ changed_units_sql(plan) }})
+        ({{ c.unit }} in ({{ _scope_units(plan) }})
          {%- if plan.rewritten_orgs %}
          or {{ c.org }} in ({{ _rewritten_orgs(plan) }})
          {%- endif %}
          {%- if c.issuance %}
          or {{ c.issuance }} in ({{ changed_issuances_sql(plan) }})
+         {%- endif %}
+         {%- if c.data_model and plan.v2_changed %}
+         or {{ c.data_model }} = 'v2'
+         or {{ c.org }} in ({{ changed_v2_project_orgs_sql(plan) }})
+         {%- endif %}
+         {%- if c.data_model and plan.v1_orgs_changed %}
+         or {{ c.org }} in ({{ _literals(plan.v1_orgs_changed) }})
          {%- endif %})
     {%- elif c.scope == 'generations' -%}
         (exists (select 1 from ({{ changed_generations_sql(plan) }}) as g

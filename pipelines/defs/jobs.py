@@ -16,16 +16,18 @@ from dagster import (
 )
 
 from pipelines.defs.policies import RUN_TAGS
-from pipelines.defs.raw_assets import GROUP
+from pipelines.defs.raw_assets import GROUP, GROUP_V2
 from pipelines.defs.serving import SERVING_KEY
 
 DEFAULT_CRON = "17 */6 * * *"
 
 sync_job = define_asset_job(
-    "cadt_sync_job", selection=AssetSelection.groups(GROUP) | AssetSelection.assets(SERVING_KEY),
+    "cadt_sync_job",
+    selection=AssetSelection.groups(GROUP, GROUP_V2) | AssetSelection.assets(SERVING_KEY),
     executor_def=in_process_executor, tags=RUN_TAGS,
-    description="Incremental sync of every CADT v1 table, its gates, then the serving copy (raw "
-                "tables only: the marts stay as the last build left them, and the copy says so).",
+    description="Incremental sync of every CADT table of every data model the node serves (v1, "
+                "v2), its gates, then the serving copy (raw tables only: the marts stay as the "
+                "last build left them, and the copy says so).",
 )
 refresh_job = define_asset_job(
     "cadt_refresh_job", selection=AssetSelection.all(), executor_def=in_process_executor,

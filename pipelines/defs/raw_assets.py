@@ -1,8 +1,13 @@
 """The raw CADT tables as Dagster assets, materialized together by one sync, gated by checks.
 
-The sync is exactly the code `cadt-mirror sync` runs. Each table's materialization carries the
-run's numbers (rows, inserted/updated/deleted, requests, generations) and the results of the
-gates in `pipelines.defs.gates`, which decide whether anything downstream may use it.
+The sync is exactly the code `cadt-mirror sync` runs (`pipelines.sync.data_models`): every data
+model the node serves (CADT_DATA_MODELS, or the run config's `data_models`; default all), v1
+into `cadt_v1/<table>` (group `cadt_v1_raw`), v2 into `cadt_v2/<table>` (group `cadt_v2_raw`),
+one step. Each table's materialization carries the run's numbers (rows, inserted/updated/
+deleted, requests, generations) and, for v1, the results of the gates in
+`pipelines.defs.gates`, which decide whether anything downstream may use it. On a node without
+v2 the `cadt_v2` tables are materialized too, as what they are: empty (`synced: false`), so
+that nothing downstream waits for them.
 """
 
 import asyncio
@@ -28,34 +33,44 @@ from pipelines.defs import gates, node
 from pipelines.defs.policies import FRESHNESS, POOL, SYNC_RETRY
 from pipelines.defs.resources import CadtApiResource, WarehouseResource
 from pipelines.progress import LogProgress
+from pipelines.source.catalog import Catalog
 from pipelines.source.catalog_v1 import V1
-from pipelines.sync import run_sync
+from pipelines.source.catalog_v2 import V2
+from pipelines.sync.data_models import DataModelsRun, models_setting, sync_data_models
 from pipelines.sync.settings import SyncReport
 from pipelines.warehouse.db import WarehouseBusyError, connect
 from pipelines.warehouse.schema import MIRROR_SCHEMA
 
 GROUP = "cadt_v1_raw"
+GROUP_V2 = "cadt_v2_raw"
+GROUPS = {V1.version: GROUP, V2.version: GROUP_V2}
 RAW_KEYS = [AssetKey([V1.schema, t.name]) for t in V1.tables]
+RAW_KEYS_V2 = [AssetKey([V2.schema, t.name]) for t in V2.tables]
 
 
 class SyncConfig(Config):
     full_refresh: bool = False
+    # v1, v2 or all; None: $CADT_DATA_MODELS, else all (every model the node serves)
+    data_models: str | None = None
 
 
-def _spec(table_name: str) -> AssetSpec:
-    table = V1.table(table_name)
+def _spec(table_name: str, catalog: Catalog = V1) -> AssetSpec:
+    table = catalog.table(table_name)
     return AssetSpec(
-        key=AssetKey([V1.schema, table.name]),
-        group_name=GROUP,
-        description=f"{table.description} (CADT `{table.api_name}`; key: "
+        key=AssetKey([catalog.schema, table.name]),
+        group_name=GROUPS[catalog.version],
+        description=f"{table.description} (CADT {catalog.version} `{table.api_name}`; key: "
                     f"{', '.join(table.key_columns)})",
         kinds={"duckdb", "python"},
-        metadata={"table": f"{V1.schema}.{table.name}", "endpoint": table.endpoint or "nested"},
-        freshness_policy=FRESHNESS,
+        metadata={"table": f"{catalog.schema}.{table.name}",
+                  "endpoint": table.endpoint or "nested"},
+        # v2 is not served by every node: no freshness promise for it (yet)
+        freshness_policy=FRESHNESS if catalog is V1 else None,
     )
 
 
 RAW_SPECS = [_spec(t.name) for t in V1.tables]
+RAW_SPECS_V2 = [_spec(t.name, V2) for t in V2.tables]
 
 
 def _mirror_spec(table: str) -> AssetSpec:
@@ -75,13 +90,14 @@ def build_sync_asset(retry_policy: RetryPolicy = SYNC_RETRY,
     `mirror_tables` which of the sync's bookkeeping tables (cadt_mirror.*) it also provides
     (the ones dbt reads, so that they are not left as external assets nobody materializes)."""
 
-    @multi_asset(specs=[*RAW_SPECS, *map(_mirror_spec, mirror_tables)],
+    @multi_asset(specs=[*RAW_SPECS, *RAW_SPECS_V2, *map(_mirror_spec, mirror_tables)],
                  check_specs=gates.CHECK_SPECS, name="cadt_v1_sync", can_subset=False,
                  pool=POOL, retry_policy=retry_policy)
     def cadt_v1_sync(context: AssetExecutionContext, config: SyncConfig,
                      cadt_api: CadtApiResource,
                      warehouse: WarehouseResource) -> Iterator[MaterializeResult]:
-        """Incremental sync of every CADT v1 table (full refresh on request), then the gates."""
+        """Incremental sync of every CADT table of every data model the node serves (full
+        refresh on request), then the gates."""
         try:
             yield from _sync(context, config, cadt_api, warehouse, retry_policy)
             rows = _rows(warehouse.path, {t: f"{MIRROR_SCHEMA}.{t}" for t in mirror_tables})
@@ -101,30 +117,57 @@ def build_sync_asset(retry_policy: RetryPolicy = SYNC_RETRY,
 def _sync(context: AssetExecutionContext, config: SyncConfig, cadt_api: CadtApiResource,
           warehouse: WarehouseResource, retry_policy: RetryPolicy) -> Iterator[MaterializeResult]:
     settings = warehouse.sync_settings(cadt_api, full_refresh=config.full_refresh)
-    report = run_sync(settings, LogProgress(context.log))
-    _raise_on_failure(context, report, retry_policy)
+    models = models_setting(config.data_models, "data_models") if config.data_models \
+        else models_setting()
+    run = sync_data_models(settings, models, LogProgress(context.log),
+                           on_start=lambda m, d: context.log.info(
+                               f"{d.describe() if d else ''}; syncing data model {m}"))
+    for report in run.reports.values():
+        _raise_on_failure(context, report, retry_policy)
+    report = run.report(V1.version)
+    if report is None:
+        raise Failure(description="no v1 sync in this run (data models: "
+                                  f"{', '.join(run.reports) or 'none'}; "
+                                  f"{'; '.join(f'{m}: {w}' for m, w in run.skipped.items())}); "
+                                  "the cadt_v1 assets need one",
+                      allow_retries=False)
     counts = asyncio.run(_node_counts(cadt_api))
     results = gates.evaluate(settings.database, report, counts)
-    changes = report.changes_by_table()
-    rows = _rows(settings.database, {t.name: V1.qualified(t.name) for t in V1.tables})
+    yield from _materializations(V1, settings.database, report, results)
+    yield from _materializations(V2, settings.database, run.report(V2.version), {}, run)
+
+
+def _materializations(catalog: Catalog, database: Path, report: SyncReport | None,
+                      results: Mapping[str, Sequence], run: DataModelsRun | None = None
+                      ) -> Iterator[MaterializeResult]:
+    """One per table of `catalog`; `report` None: the model was not synced in this run (not
+    served by the node, or not asked for): its tables are as they were (empty if never)."""
+    changes = report.changes_by_table() if report else {}
+    rows = _rows(database, {t.name: catalog.qualified(t.name) for t in catalog.tables})
     generations = {o.name or o.org_uid: f"{o.generation_from} -> {o.generation_to} ({o.mode})"
-                   for o in report.orgs}
-    for t in V1.tables:
+                   for o in (report.orgs if report else [])}
+    why = (run.skipped.get(catalog.version, "not asked for") if run is not None else None)
+    for t in catalog.tables:
         ins, upd, dele = changes.get(t.name, (0, 0, 0))
-        yield MaterializeResult(
-            asset_key=AssetKey([V1.schema, t.name]),
-            metadata={
-                "rows": MetadataValue.int(rows[t.name]),
-                "inserted": MetadataValue.int(ins),
-                "updated": MetadataValue.int(upd),
-                "deleted": MetadataValue.int(dele),
+        metadata = {
+            "rows": MetadataValue.int(rows[t.name]),
+            "inserted": MetadataValue.int(ins),
+            "updated": MetadataValue.int(upd),
+            "deleted": MetadataValue.int(dele),
+        }
+        if report is not None:
+            metadata.update({
                 "requests": MetadataValue.int(report.requests),
                 "sync_id": MetadataValue.text(report.sync_id),
                 "sync_status": MetadataValue.text(report.status),
                 "generations": MetadataValue.json(generations),
-            },
-            check_results=results[t.name],
-        )
+            })
+        if catalog is not V1:
+            metadata["synced"] = MetadataValue.bool(report is not None)
+            if report is None:
+                metadata["sync_status"] = MetadataValue.text(f"not synced: {why}")
+        yield MaterializeResult(asset_key=AssetKey([catalog.schema, t.name]), metadata=metadata,
+                                check_results=list(results.get(t.name, [])) or None)
 
 
 cadt_v1_sync = build_sync_asset()

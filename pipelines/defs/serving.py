@@ -23,7 +23,7 @@ from dagster import (
 )
 
 from pipelines.defs.policies import POOL, after_upstream
-from pipelines.defs.raw_assets import RAW_KEYS
+from pipelines.defs.raw_assets import RAW_KEYS, RAW_KEYS_V2
 from pipelines.defs.resources import WarehouseResource
 from pipelines.warehouse.builds import MartsBuild
 from pipelines.warehouse.db import connect
@@ -42,7 +42,8 @@ __all__ = ["RAW_AND_MARTS", "RAW_ONLY", "SERVING_KEY", "build_serving_asset"]
 def build_serving_asset(dbt_keys: Sequence[AssetKey]) -> AssetsDefinition:
     marts = [k for k in dbt_keys if k.path[0] == "marts"]
 
-    @asset(key=SERVING_KEY, group_name="serving", deps=[*RAW_KEYS, *dbt_keys], kinds={"duckdb"},
+    @asset(key=SERVING_KEY, group_name="serving", deps=[*RAW_KEYS, *RAW_KEYS_V2, *dbt_keys],
+           kinds={"duckdb"},
            pool=POOL, automation_condition=after_upstream(),
            description="Read-only copy of the warehouse for BI tools, swapped in atomically once "
                        "the run's gates passed (DuckDB allows no readers in other processes "

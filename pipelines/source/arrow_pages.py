@@ -14,6 +14,7 @@ general way, which keeps unknown fields and quarantines unreadable values.
 from __future__ import annotations
 
 import io
+import os
 from functools import cache
 from typing import Any
 
@@ -46,6 +47,22 @@ def _parse_options(catalog: Catalog, table_name: str) -> pj.ParseOptions:
     schema = pa.schema([("page", pa.int64()), ("pageCount", pa.int64()),
                         ("data", pa.list_(record_type(catalog, table, table.nested)))])
     return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+
+
+# Pages are read on the event loop's worker threads and split on the lander's. Arrow's default
+# allocator (mimalloc) keeps what each thread frees for that thread's later use; jemalloc hands
+# it back: the full sync's peak RSS is ≈50 MiB lower at scale 300 and its CPU no higher (measured
+# in alternating runs; the system allocator saves as much memory). Set for the process, as
+# `ARROW_DEFAULT_MEMORY_POOL=jemalloc` would, unless the environment chose a pool.
+def _pool() -> pa.MemoryPool:
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow build without jemalloc
+        return pa.system_memory_pool()
+
+
+if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    pa.set_memory_pool(_pool())
 
 
 def parse_page(body: bytes, catalog: Catalog, table: Table) -> tuple[pa.StructArray, int] | None:

@@ -77,9 +77,19 @@ class Read:
     ids_param: str | None = None
     ids_max: int = 0
     filter_max: int | None = None
+    # ... and the part between the field and the operator at most `value_max` (v2 project and
+    # unit controllers: "Filter value exceeds maximum length" over 5000)
+    value_max: int | None = None
     since_field: str | None = "updatedAt"
+    # the attribute name `filter` takes for it when it differs (v2 project/unit models map
+    # `updatedAt` to `updated_at`: `filter=updatedAt:...` is "no such column")
+    since_filter: str | None = None
     keyset: bool = True  # `order=<pk>:ASC&filter=<pk>:<last>:gt` (else page offsets only)
     by_path: bool = False  # no filter at all: one record a request, `GET <endpoint>/<key>`
+    # `orgUid` selects exactly the rows whose own `orgUid` holds it (v2 project and unit: a
+    # NOT NULL column; child routes join through their parents), so a count or a re-read can
+    # cover one organization's rows
+    owned: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,12 @@ class Catalog:
     # ... and columns taken from the value when it has them, else kept from the stored row.
     kept_if_absent: frozenset[str] = field(default_factory=frozenset)
     spelling: Spelling = field(default_factory=Spelling)
+    # False: audit pages are ordered by a key with ties (v2: the confirmation time only), so
+    # a row can move from one page to another between two requests
+    audit_order_total: bool = True
+    # How the feed's `change` values name fields: "api" (the API's names, v1) or "column"
+    # (the snake_case column names, v2: `src/tasks/sync-registries-v2.js`)
+    feed_keys: str = "api"
     # What a snapshot covers: "org" (v1: every row belongs to one organization's store and
     # `orgUid` selects it) or "node" (v2: the node's tables hold every organization's rows and
     # child routes select them only through their parents, so the node is read as one whole)
@@ -145,6 +161,10 @@ class Catalog:
             if t.name == name:
                 return t
         raise KeyError(f"catalogue {self.version} has no table {name!r}")
+
+    def value_key(self, api_name: str) -> str:
+        """The name the feed's values give the field `api_name`."""
+        return snake_case(api_name) if self.feed_keys == "column" else api_name
 
     def qualified(self, name: str) -> str:
         return f"{self.schema}.{name}"

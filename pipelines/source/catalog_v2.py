@@ -79,6 +79,14 @@ _CODE: dict[str, _Code] = {
                              legacy={"aefT4HoldingsCoopoerativeApproachId":
                                      "aefT4HoldingsCooperativeApproachId"}),
 }
+# The unit model serves the marketplace fields, which the dictionary does not list.
+_CODE["unit"] = _Code("src/models/v2/unit-v2.model.js @ 08b8be50", add=(
+    Field("marketplace", description="Marketplace the unit is offered on (e.g. 'Tokenized on "
+          "Chia')."),
+    Field("marketplaceLink", description="Link to the unit on the marketplace."),
+    Field("marketplaceIdentifier", description="The unit's identifier on the marketplace "
+          "(never '': Joi `disallow('')`)."),
+))
 for _name in ("validation", "verification", "location", "estimation", "rating", "issuance",
               "aef_t5_authorized_entities"):
     _CODE.setdefault(_name, _Code("newest modeltypes @ 738f7094", add=_CHILD))
@@ -98,7 +106,11 @@ _CODE["stakeholder_projects"] = _Code("stakeholder-projects modeltypes @ 11e4a3e
 # `project` / `unit` define `createdAt: 'created_at'`, so Sequelize may emit the snake_case
 # keys; models built from camelCase modeltypes emit `createdAt` (cadt-v2-facts.md §5.1).
 _STAMP_ALIASES = (("created_at", "createdAt"), ("updated_at", "updatedAt"))
-_KEYSET = Read(filter_max=10000, keyset=True)  # `src/controllers/v2/*-v2.controller.js`
+# `src/controllers/v2/{project,unit}-v2.controller.js`: filter <= 10000 characters, its value
+# <= 5000; the models
+# name the ingest time `updated_at` (cadt-v2-facts.md §5.1), which `order` spells `updatedAt`
+_KEYSET = Read(filter_max=10000, value_max=5000, keyset=True, since_filter="updated_at",
+               owned=True)
 _OFFSET = Read(since_field=None, keyset=False, by_path=True)
 
 
@@ -198,6 +210,8 @@ V2 = Catalog(
     node_stamped=frozenset({"updatedAt"}),
     kept_if_absent=frozenset({"createdAt"}),
     partition="node",
+    feed_keys="column",
+    audit_order_total=False,  # `ORDER BY onchain_confirmation_time_stamp` (audit-v2.model.js)
     spelling=Spelling(org_uid="org_uid", registry_id="registry_id", registry_hash="registry_hash",
                       root_hash="root_hash"),
 )

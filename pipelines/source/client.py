@@ -44,7 +44,12 @@ WaitCallback = Callable[[float, str], None]
 
 
 class CadtError(RuntimeError):
-    """A request failed for good (after retries, or with a non-retryable status)."""
+    """A request failed for good (after retries, or with a non-retryable status). `status`:
+    the node's HTTP status when it refused the request (None for transport failures)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class CadtAuthError(CadtError):
@@ -300,9 +305,12 @@ class CadtClient:
         *,
         etag: str | None = None,
         raw: bool = False,
+        missing_ok: bool = False,
     ) -> Response:
         """GET a JSON route; retries transient failures; returns parsed JSON and raw body
-        (with `raw`, the body only: the caller parses it and checks it)."""
+        (with `raw`, the body only: the caller parses it and checks it). `missing_ok`: a
+        record route's own 404 (`{"message": "<X> not found", "success": false}`) is
+        returned (status 404, data None) instead of raised."""
         assert self._http is not None, "use `async with CadtClient(...)`"
         headers = {"if-none-match": etag} if etag else None
         attempt = limited = 0
@@ -315,6 +323,8 @@ class CadtClient:
                     await self._rate_limited(path, resp, body, limited)
                     continue
                 limited = 0
+                if missing_ok and resp.status_code == 404 and _is_not_found(body):
+                    return Response(404, body, None, None, resp.headers)
                 done = self._accept(path, resp, body, raw, etag)
                 if isinstance(done, Response):
                     return done
@@ -399,8 +409,8 @@ class CadtClient:
             return self._not_cadt(path, resp, body)
         if status == 404:
             return CadtError(f"{path}: the CADT node at {self.root} has no such route "
-                             f"(HTTP 404: {_first_line(body)})")
-        return CadtError(f"{path}: HTTP {status}: {_message(body)}")
+                             f"(HTTP 404: {_first_line(body)})", 404)
+        return CadtError(f"{path}: HTTP {status}: {_message(body)}", status)
 
     def _not_cadt(self, path: str, resp: httpx.Response, body: bytes,
                   what: str | None = None) -> NotCadtError:
@@ -485,6 +495,23 @@ def _looks_like_cadt(resp: httpx.Response, body: bytes) -> bool:
     """CADT sets `x-api-version` on every answer past its early middleware, and its own
     early refusals (rate limit, Chia checks, API key) are JSON objects with a `message`."""
     return "x-api-version" in resp.headers or _json_message(body) is not None
+
+
+_RECORD_NOT_FOUND = re.compile(r"[A-Z][A-Za-z0-9 -]{0,60} not found")
+
+
+def _is_not_found(body: bytes) -> bool:
+    """A CADT controller's "record not found" body, `{"message": "<Label> not found",
+    "success": false}` (not a missing route: Express's own 404 is an HTML page, and a
+    catch-all's "Route ... not found" names a path)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    msg = data.get("message") if isinstance(data, dict) else None
+    return (isinstance(msg, str) and data.get("success") is False
+            and _RECORD_NOT_FOUND.fullmatch(msg) is not None
+            and not msg.lower().startswith(("route", "cannot", "path", "endpoint")))
 
 
 def _json_message(body: bytes) -> str | None:

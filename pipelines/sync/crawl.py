@@ -44,6 +44,19 @@ class MalformedPage(CadtError):
     """A 200 response whose body is not the expected envelope."""
 
 
+class PagesShifted(CadtError):
+    """An offset read served a row twice: rows moved between its pages (the source changed,
+    or its order has ties the node breaks differently each time), so as many were missed.
+    The caller reads again."""
+
+
+def _check_unique(seen: set[Any], keys: list[Any], what: str) -> None:
+    dup = next((k for k in keys if k in seen), None)
+    if dup is not None or len(set(keys)) < len(keys):
+        raise PagesShifted(f"{what}: row {dup!r} served twice by an offset read")
+    seen.update(keys)
+
+
 @dataclass
 class Page:
     records: Records
@@ -176,11 +189,15 @@ async def crawl_offset(
     checks that it did not (its default order is not total, and rows shift on commits)."""
     assert table.endpoint is not None
     columnar = (catalog, table) if catalog else None
+    seen: set[Any] = set()
+    pk = table.primary_key[0]
 
     def params(page: int) -> list[tuple[str, Any]]:
         return [("page", page), ("limit", page_size), *_org_param(org_uid)]
 
     async def land(page: Page) -> None:
+        keys = [k for k in _raw_keys(page.records, pk) if k is not None]
+        _check_unique(seen, keys, table.endpoint or table.name)
         await sink(page.records)
         if on_page:
             on_page(len(page.records))
@@ -205,10 +222,7 @@ def _plausible_keys(records: Records, pk: str) -> list[str | None]:
     The server sorts by the real key; a malformed copy of one record must neither end a range
     early nor send the keyset somewhere else. Real keys share one length (UUIDs) and increase.
     """
-    if isinstance(records, pa.StructArray):
-        raw: list[Any] = pc.struct_field(records, pk).to_pylist()
-    else:
-        raw = [r.get(pk) if isinstance(r, dict) else None for r in records]
+    raw = _raw_keys(records, pk)
     lengths = Counter(len(k) for k in raw if isinstance(k, str) and k)
     if not lengths:
         return [None] * len(raw)
@@ -223,13 +237,16 @@ def _plausible_keys(records: Records, pk: str) -> list[str | None]:
     return out
 
 
+def _raw_keys(records: Records, pk: str) -> list[Any]:
+    """The page's `pk` values, in order (None where a record has none)."""
+    if isinstance(records, pa.StructArray):
+        return pc.struct_field(records, pk).to_pylist()
+    return [r.get(pk) if isinstance(r, dict) else None for r in records]
+
+
 def _keys_of(records: Records, pk: str) -> set[str]:
     """Every string key on a page, in any order."""
-    if isinstance(records, pa.StructArray):
-        raw: list[Any] = pc.struct_field(records, pk).to_pylist()
-    else:
-        raw = [r.get(pk) if isinstance(r, dict) else None for r in records]
-    return {k for k in raw if isinstance(k, str)}
+    return {k for k in _raw_keys(records, pk) if isinstance(k, str)}
 
 
 def _last_key(keys: list[str | None], after: str) -> str:
@@ -240,7 +257,7 @@ def _last_key(keys: list[str | None], after: str) -> str:
 
 
 async def fetch_by_keys(
-    client: CadtClient, table: Table, org_uid: str, keys: list[str], sink: PageSink,
+    client: CadtClient, table: Table, org_uid: str | None, keys: list[str], sink: PageSink,
     catalog: Catalog | None = None,
 ) -> set[str]:
     """Re-read specific records (with their nested children) by primary key, as many a
@@ -252,7 +269,8 @@ async def fetch_by_keys(
     found: set[str] = set()
 
     async def one(chunk: list[str]) -> None:
-        params: list[tuple[str, Any]] = [("page", 1), ("limit", PAGE_SIZE), ("orgUid", org_uid)]
+        params: list[tuple[str, Any]] = [("page", 1), ("limit", PAGE_SIZE),
+                                         *_org_param(org_uid)]
         if read is not None and read.ids_param:
             params += [(read.ids_param, k) for k in chunk]
         else:
@@ -286,10 +304,16 @@ def _key_chunks(table: Table, keys: list[str]) -> list[list[str]]:
                 size = cost
         return chunks_
     limit = read.filter_max if read is not None else None
+    value_limit = read.value_max if read is not None else None
+
+    def fits(chunk: list[str]) -> bool:
+        text = _in_filter(pk, chunk)
+        return ((limit is None or len(text) <= limit)
+                and (value_limit is None or len(text) - len(pk) - len("::in") <= value_limit))
+
     chunks: list[list[str]] = []
     for k in keys:
-        if chunks and len(chunks[-1]) < IDS_PER_REQUEST and (
-                limit is None or len(_in_filter(pk, [*chunks[-1], k])) <= limit):
+        if chunks and len(chunks[-1]) < IDS_PER_REQUEST and fits([*chunks[-1], k]):
             chunks[-1].append(k)
         else:
             chunks.append([k])
@@ -297,7 +321,7 @@ def _key_chunks(table: Table, keys: list[str]) -> list[list[str]]:
 
 
 async def fetch_since(
-    client: CadtClient, table: Table, org_uid: str, since: str, sink: PageSink, *,
+    client: CadtClient, table: Table, org_uid: str | None, since: str, sink: PageSink, *,
     page_size: int = PAGE_SIZE, catalog: Catalog | None = None,
 ) -> set[str]:
     """Records the node ingested after `since` (`filter=<since_field>:<since>:gt`, oldest
@@ -308,12 +332,13 @@ async def fetch_since(
     whatever it expected and did not get."""
     assert table.endpoint is not None and table.read is not None and table.read.since_field
     pk, stamp = table.primary_key[0], table.read.since_field
+    where = table.read.since_filter or stamp
     columnar = (catalog, table) if catalog else None
     found: set[str] = set()
 
     def params(page: int) -> list[tuple[str, Any]]:
-        return [("page", page), ("limit", page_size), ("orgUid", org_uid),
-                ("order", f"{stamp}:ASC"), ("filter", f"{stamp}:{since}:gt")]
+        return [("page", page), ("limit", page_size), *_org_param(org_uid),
+                ("order", f"{stamp}:ASC"), ("filter", f"{where}:{since}:gt")]
 
     async def land(page: Page) -> None:
         found.update(_keys_of(page.records, pk))
@@ -329,6 +354,42 @@ async def fetch_since(
         for page in pages:
             await land(page)
     return found
+
+
+async def fetch_by_path(
+    client: CadtClient, table: Table, keys: list[str], sink: PageSink,
+) -> set[str]:
+    """Re-read records one a request, `GET <endpoint>/<key>` (v2 routes that take no
+    `filter`); a 404 "not found" means the record is gone. Returns the keys served."""
+    assert table.endpoint is not None
+    pk = table.primary_key[0]
+    found: set[str] = set()
+
+    async def one(key: str) -> None:
+        resp = await client.get(f"{table.endpoint}/{key}", missing_ok=True)
+        if resp.status == 404:
+            return
+        record = resp.data
+        if (isinstance(record, dict) and pk not in record and record.get("success") is True
+                and isinstance(record.get("data"), dict)):
+            record = record["data"]  # (older builds: `{success, data}`)
+        if not isinstance(record, dict) or record.get(pk) != key:
+            raise MalformedPage(f"{table.endpoint}/{key}: expected the record, got "
+                                f"{type(record).__name__}")
+        found.add(key)
+        await sink([record])
+
+    await asyncio.gather(*(one(k) for k in keys))
+    return found
+
+
+async def count_rows(client: CadtClient, table: Table, org_uid: str | None = None) -> int:
+    """How many records the endpoint serves (of one organization): its `pageCount` at
+    `limit=1` (one request)."""
+    assert table.endpoint is not None
+    page = await get_page(client, table.endpoint,
+                          [("page", 1), ("limit", 1), *_org_param(org_uid)])
+    return page.page_count
 
 
 @dataclass
@@ -431,4 +492,8 @@ async def crawl_audit(
         await asyncio.gather(*(fetch(p) for p in chunk))
         for p in chunk:
             await land(p)
+    if catalog is not None and not catalog.audit_order_total and len(rows) and \
+            pc.count_distinct(pa.array(rows.ids)).as_py() < len(rows):
+        raise PagesShifted(f"{path}: {org_uid}'s rows moved between pages (ties in the feed's "
+                           "order broken differently from one page to the next)")
     return rows

@@ -33,7 +33,8 @@ def _table_case(catalog: Catalog) -> str:
 def _key_case(catalog: Catalog) -> str:
     """The changed record's key, read from the one-pass parse `v` of its `change` value."""
     whens = " ".join(
-        f"WHEN {_lit(t.name)} THEN v.{t.primary_key[0]}" for t in catalog.current_state
+        f'WHEN {_lit(t.name)} THEN v."{catalog.value_key(t.primary_key[0])}"'
+        for t in catalog.current_state
     )
     return f"CASE tbl {whens} END"
 
@@ -41,22 +42,34 @@ def _key_case(catalog: Catalog) -> str:
 def _parent_case(catalog: Catalog) -> str:
     """The key of the crawled record that nests the changed one (per `parent_key`)."""
     whens = " ".join(
-        f"WHEN {_lit(t.name)} THEN v.{t.parent_key}"
+        f'WHEN {_lit(t.name)} THEN v."{catalog.value_key(t.parent_key)}"'
         for t in catalog.current_state if catalog.parent_of(t) is not None
     )
     return f"CASE tbl {whens} END" if whens else "NULL::VARCHAR"
 
 
 def _value_spec(catalog: Catalog) -> str:
-    keys = {t.primary_key[0] for t in catalog.current_state}
-    keys |= {t.parent_key for t in catalog.current_state if t.parent_key}
+    keys = {catalog.value_key(t.primary_key[0]) for t in catalog.current_state}
+    keys |= {catalog.value_key(t.parent_key) for t in catalog.current_state if t.parent_key}
     return "{" + ", ".join(f'"{k}": "VARCHAR"' for k in sorted(keys)) + "}"
+
+
+Window = tuple[str | None, int, int]  # (organization or None for any, after, upto)
+
+
+def window_sql(windows: list[Window]) -> str:
+    """SQL predicate over audit rows: generations (after, upto] of each organization."""
+    parts = [(f"org_uid = {_lit(org)} AND " if org is not None else "")
+             + f"generation > {int(after)} AND generation <= {int(upto)}"
+             for org, after, upto in windows]
+    return "(" + " OR ".join(f"({p})" for p in parts) + ")" if parts else "FALSE"
 
 
 def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
                  after_generation: int, upto_generation: int,
-                 children_only: bool = False) -> None:
-    """Net events of generations (after, upto] from the staged audit rows of `batch`.
+                 children_only: bool = False, windows: list[Window] | None = None) -> None:
+    """Net events of generations (after, upto] from the staged audit rows of `batch`
+    (`windows`: several organizations' feeds staged in one batch, each its own window).
 
     `children_only`: a snapshot re-reads every crawled record, so it needs the events of the
     nested tables only (for the rows the API no longer shows); skipping the rest skips parsing
@@ -74,7 +87,8 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
             SELECT {_table_case(catalog)} AS tbl, "table" AS audit_table, type, change,
                    created_at, generation, id
             FROM {audit}
-            WHERE _batch = ? AND generation > ? AND generation <= ?
+            WHERE _batch = ? AND {window_sql(windows or [(None, after_generation,
+                                                             upto_generation)])}
               AND type IN ('INSERT', 'DELETE') AND id IS NOT NULL {only}
         ), parsed AS (
             SELECT *, json_transform(TRY_CAST(change AS JSON), '{_value_spec(catalog)}') AS v
@@ -91,7 +105,7 @@ def build_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
                type = 'INSERT' AND recreated AS recreated, {_parent_case(catalog)} AS parent
         FROM ranked WHERE rn = 1 AND tbl IS NOT NULL
         """,
-        [batch, after_generation, upto_generation],
+        [batch],
     )
 
 
@@ -144,11 +158,14 @@ def drop_events(con: duckdb.DuckDBPyConnection, batch: str) -> None:
 
 def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str,
                       sync_id: str, org_uid: str, after_generation: int,
-                      upto_generation: int) -> tuple[int, list[str]]:
+                      upto_generation: int, windows: list[Window] | None = None,
+                      keyless_deletes: bool = False) -> tuple[int, list[str]]:
     """Feed rows of the applied window we cannot apply: unknown table names, missing keys,
-    unparsable values."""
+    unparsable values (`windows`: as in `build_events`; `org_uid` is then the report's).
+    `keyless_deletes`: DELETE rows without a value are expected (v2: DataLayer sent none; the
+    caller reconciles the table by count), not quarantined."""
     audit = staging_name(catalog, catalog.table("audit"))
-    window = f"generation > {int(after_generation)} AND generation <= {int(upto_generation)}"
+    window = window_sql(windows or [(None, after_generation, upto_generation)])
     known = ", ".join(_lit(a) for t in catalog.tables for a in t.audit_names)
     ignored = ", ".join(_lit(a) for a in catalog.audit_ignore) or "''"
     unknown = [r[0] for r in con.execute(
@@ -174,6 +191,7 @@ def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: s
                CASE WHEN TRY_CAST(change AS JSON) IS NULL THEN 'audit change is not valid JSON'
                     ELSE 'audit change has no primary key' END, change
         FROM {events_table(batch)} WHERE k IS NULL
+          {"AND NOT (type = 'DELETE' AND change IS NULL)" if keyless_deletes else ""}
         """,
         [sync_id, catalog.version, org_uid],
     ).fetchone()[0]

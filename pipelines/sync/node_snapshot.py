@@ -8,8 +8,9 @@ offsets) and every organization's audit feed, then committed in one transaction 
 each organization's new state. Offset pages are exact only while nothing changes; the read is
 repeated when any organization's `registry_hash` moved while it ran.
 
-This is a snapshot on every change (correct, but it reads everything): replaying the v2 feed
-incrementally is the next step (see the notes in docs/).
+A snapshot is taken on the first sync, on `--full-refresh`, and whenever the feeds cannot be
+replayed (`node_feed.why_not`, `node_feed.FeedUntrusted`); otherwise `node_feed` brings the
+tables up to date from the moved organizations' feeds.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from pipelines.source.client import CadtError
-from pipelines.sync.crawl import AuditLog, crawl_audit, crawl_keyset, crawl_offset
+from pipelines.sync import node_feed
+from pipelines.sync.crawl import AuditLog, PagesShifted, crawl_audit, crawl_keyset, crawl_offset
+from pipelines.sync.feed import window_sql
 from pipelines.sync.settings import OrgReport
 from pipelines.warehouse import state as st
 from pipelines.warehouse.landing import clear_batch, staged_counts
@@ -36,14 +39,25 @@ async def sync(s: _Sync, org_map: dict[str, dict[str, Any]],
                states: dict[str, st.OrgState]) -> list[OrgReport]:
     """Bring the whole node's tables up to date; one report per organization."""
     k = s.cat.spelling
-    moved = s.s.full_refresh or set(org_map) != set(states) or any(
-        org.get(k.registry_hash) != states[uid].registry_hash or states[uid].mode != "snapshot"
-        for uid, org in org_map.items())
-    if not moved:
-        return [_report(uid, org, "unchanged", states.get(uid)) for uid, org in org_map.items()]
+    why = node_feed.why_not(s, org_map, states) or await node_feed.rewritten(s, org_map, states)
+    if why is None:
+        if not node_feed.moved(s, org_map, states):
+            return [_report(uid, org, "unchanged", states.get(uid))
+                    for uid, org in org_map.items()]
+        try:
+            return await node_feed.sync(s, org_map, states)
+        except node_feed.FeedUntrusted as e:
+            why = f"feed not replayable: {e}"
+            org_map = await s.org_map_now()
+    s.progress.log(f"node-wide snapshot ({why})")
     for attempt in range(1, ATTEMPTS + 1):
         batch = f"{s.sync_id}/node/{attempt}"
-        logs = await _read(s, org_map, batch)
+        try:
+            logs = await _read(s, org_map, batch)
+        except PagesShifted as e:
+            s.progress.log(f"{e} (attempt {attempt}); reading again")
+            await s.db.run(clear_batch, s.cat, batch)
+            continue
         after = await s.org_map_now()
         if _hashes(after, k.registry_hash) == _hashes(org_map, k.registry_hash):
             break
@@ -54,7 +68,10 @@ async def sync(s: _Sync, org_map: dict[str, dict[str, Any]],
         raise CadtError(f"the node's organizations kept changing during {ATTEMPTS} reads of "
                         "its tables; nothing was changed (try again when it is quieter)")
     reports = [_report(uid, org, "snapshot", states.get(uid)) for uid, org in org_map.items()]
+    for r in reports:
+        r.reason = why
     whole = OrgReport("*", "the node's tables (every organization)", "snapshot")
+    whole.reason = why
     await s.db.run(_commit, s, batch, org_map, logs, states, reports, whole)
     return [*reports, whole]
 
@@ -109,6 +126,11 @@ def _commit(con: duckdb.DuckDBPyConnection, s: _Sync, batch: str,
     k, cat = s.cat.spelling, s.cat
     staged = staged_counts(con, cat, batch)
     by_uid = {r.org_uid: r for r in reports}
+    # each feed up to the generation its organization's map entry points at (later rows are
+    # read again by the next sync, which starts from there)
+    targets = {uid: _target(logs[uid], 0, org.get(k.registry_hash), None, strict=False,
+                            ordered=False) for uid, org in org_map.items()}
+    windows = [(uid, -1, t) for uid, (t, _) in targets.items()]
     con.execute("BEGIN")
     try:
         counts: dict[str, tuple[int, int, int]] = {}
@@ -116,15 +138,16 @@ def _commit(con: duckdb.DuckDBPyConnection, s: _Sync, batch: str,
             counts[table.name] = apply_batch(con, cat, table, batch, s.sync_id, scope="TRUE",
                                              record="*").as_tuple()
         counts["audit"] = apply_batch(con, cat, cat.table("audit"), batch, s.sync_id,
-                                      scope="TRUE").as_tuple()
+                                      scope="TRUE", staged_filter=window_sql(windows)
+                                      ).as_tuple()
         quarantined = quarantine_batch(con, cat, batch, s.sync_id, None,
                                        [n for n, c in staged.items() if c.with_issues])
         for uid, org in org_map.items():
             rows = logs[uid]
-            target, _ = _target(rows, 0, org.get(k.registry_hash), None, strict=False)
+            target, kept = targets[uid]
             st.save_state(con, cat.version, st.OrgState(
-                uid, org.get(k.registry_id), org.get(k.registry_hash), target, len(rows),
-                rows.ids[-1] if len(rows) else None, sync_id=s.sync_id, mode="snapshot"))
+                uid, org.get(k.registry_id), org.get(k.registry_hash), target, kept,
+                rows.ids[kept - 1] if kept else None, sync_id=s.sync_id, mode="snapshot"))
             by_uid[uid].generation_to = target
         for uid in set(states) - set(org_map):
             st.delete_state(con, cat.version, uid)

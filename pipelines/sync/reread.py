@@ -64,6 +64,16 @@ class TablePlan:
             parts.append(f"{self.feed_applied} from the feed")
         return ", ".join(parts)
 
+    def choose(self, page_size: int, concurrency: int = 4) -> None:
+        """Targeted reads, or the whole table when that costs fewer requests."""
+        if not self.new and not self.by_key:
+            self.strategy = "none"
+            return
+        self.strategy = "targeted"
+        if (keyset_requests(self.held_rows + len(self.new), page_size, concurrency)
+                < self.requests(page_size)):
+            self.strategy = "keyset"
+
     def requests(self, page_size: int) -> int:
         """Requests the chosen strategy needs (before verification re-reads)."""
         if self.strategy == "keyset":
@@ -84,6 +94,8 @@ def keyset_requests(rows: int, page_size: int, concurrency: int = 4) -> int:
 def keys_per_request(table: Table, key_len: int = 36) -> int:
     """How many keys of `key_len` characters one request may carry for `table`."""
     read = table.read
+    if read is not None and read.by_path:
+        return 1
     if read is not None and read.ids_param:
         return min(read.ids_max, IDS_URL_BYTES // (len(read.ids_param) + 2 + key_len))
     limit = read.filter_max if read is not None else None
@@ -105,8 +117,9 @@ def _plain_sql(catalog: Catalog, table: Table, keys: str, v: str) -> str:
 
     `keys`: its top-level keys (`json_keys`); `v`: the struct of its fields as JSON fragments
     (`_fragments`), so the document is parsed once, not once per field."""
-    known = [f.api_name for f in table.fields] + [n.key for n in table.nested]
-    required = [f.api_name for f in table.fields
+    name = catalog.value_key
+    known = [name(f.api_name) for f in table.fields] + [n.key for n in table.nested]
+    required = [name(f.api_name) for f in table.fields
                 if f.api_name not in catalog.node_stamped | catalog.kept_if_absent]
     conds = [
         f"len(list_filter({keys}, lambda x: NOT list_contains("
@@ -116,11 +129,11 @@ def _plain_sql(catalog: Catalog, table: Table, keys: str, v: str) -> str:
     for f in table.fields:
         if f.api_name in catalog.node_stamped:
             continue  # the node drops it
-        frag = f'{v}."{f.api_name}"'  # SQL NULL for a JSON null and for an absent key
+        frag = f'{v}."{name(f.api_name)}"'  # SQL NULL for a JSON null and for an absent key
         t = f"json_type({frag})"
         if f.api_name in catalog.kept_if_absent:
             # absent: the node keeps its stored value; an explicit null is ambiguous: re-read
-            allowed = f"NOT list_contains({keys}, {_lit(f.api_name)}) OR "
+            allowed = f"NOT list_contains({keys}, {_lit(name(f.api_name))}) OR "
         else:
             allowed = f"{frag} IS NULL OR "  # (present: checked above) a JSON null
         if f.type in _PLAIN:
@@ -136,28 +149,41 @@ def _plain_sql(catalog: Catalog, table: Table, keys: str, v: str) -> str:
     return " AND ".join(f"({c})" for c in conds)
 
 
-def _fragments(table: Table) -> str:
+def _fragments(catalog: Catalog, table: Table) -> str:
     """json_transform spec: every field of `table` as its raw JSON fragment."""
-    return json.dumps({f.api_name: "JSON" for f in table.fields})
+    return json.dumps({catalog.value_key(f.api_name): "JSON" for f in table.fields})
 
 
-def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: str,
-         page_size: int, concurrency: int = 4) -> list[TablePlan]:
-    """Classify the INSERT events of `batch` (see `feed.build_events`) and plan the reads."""
+def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: str | None,
+         page_size: int, concurrency: int = 4, distrust: frozenset[str] = frozenset(),
+         extra: dict[str, list[str]] | None = None) -> list[TablePlan]:
+    """Classify the INSERT events of `batch` (see `feed.build_events`) and plan the reads.
+
+    `org_uid`: the organization whose rows the mirror holds (None: the node's, v2).
+    `distrust`: tables none of whose values may be applied from the feed (a DELETE without
+    a value may have removed a key the window inserts again: the node stamped it afresh).
+    `extra`: more held keys to re-read, per table."""
+    extra = extra or {}
     events = events_table(batch)
     work = "_plan_" + hashlib.sha1(batch.encode()).hexdigest()[:16]
+    inserted = {r[0] for r in con.execute(
+        f"SELECT DISTINCT tbl FROM {events} WHERE type = 'INSERT'").fetchall()}
+    if not inserted and not extra:
+        return [TablePlan(table) for table in catalog.crawled]
     parts = []
     for table in catalog.current_state:
+        if table.name not in inserted:
+            continue
         pk = _q(table.key_columns[0])
         parts.append(f"""
             SELECT e.tbl, e.k, e.parent, h.k IS NOT NULL AND NOT e.recreated AS held,
                    CASE WHEN h.k IS NOT NULL AND NOT e.recreated AND NOT h.extra
-                             AND e.is_object
+                             AND e.is_object AND {table.name not in distrust}
                         THEN coalesce({_plain_sql(catalog, table, 'e.ks', 'e.v')}, FALSE)
                         ELSE FALSE END AS plain
             FROM (SELECT tbl, k, parent, recreated, is_object,
                          CASE WHEN is_object THEN json_keys(j) END AS ks,
-                         CASE WHEN is_object THEN json_transform(j, {_lit(_fragments(table))})
+                         CASE WHEN is_object THEN json_transform(j, {_lit(_fragments(catalog, table))})
                          END AS v
                   FROM (SELECT *, TRY_CAST(change AS JSON) AS j,
                                coalesce(json_type(TRY_CAST(change AS JSON)) = 'OBJECT', FALSE)
@@ -168,18 +194,25 @@ def plan(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: str, org_uid: 
             LEFT JOIN (SELECT {pk} AS k, _extra IS NOT NULL AS extra
                        FROM {catalog.qualified(table.name)}) h ON h.k = e.k""")
     # one statement per table: each scan holds only its own table's values
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS {parts[0]}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {work} AS "
+                + (parts[0] if parts else "SELECT NULL::VARCHAR AS tbl, NULL::VARCHAR AS k, "
+                   "NULL::VARCHAR AS parent, FALSE AS held, FALSE AS plain LIMIT 0"))
     for part in parts[1:]:
         con.execute(f"INSERT INTO {work} {part}").fetchall()
+    planned = {table.name for table in catalog.crawled if table.name in inserted
+               or table.name in extra or any(catalog.parent_of(c) is table
+                                             for c in catalog.current_state if c.name in inserted)}
     try:
-        return [_plan_one(con, catalog, work, table, org_uid, page_size, concurrency)
-                for table in catalog.crawled]
+        return [_plan_one(con, catalog, work, table, org_uid, page_size, concurrency,
+                          extra.get(table.name, []))
+                if table.name in planned else TablePlan(table) for table in catalog.crawled]
     finally:
         con.execute(f"DROP TABLE IF EXISTS {work}")
 
 
 def _plan_one(con: duckdb.DuckDBPyConnection, catalog: Catalog, work: str, table: Table,
-              org_uid: str, page_size: int, concurrency: int) -> TablePlan:
+              org_uid: str | None, page_size: int, concurrency: int,
+              extra: list[str]) -> TablePlan:
     p = TablePlan(table)
     name = _lit(table.name)
     p.new = _keys(con, f"SELECT k FROM {work} WHERE tbl = {name} AND NOT held")
@@ -200,15 +233,13 @@ def _plan_one(con: duckdb.DuckDBPyConnection, catalog: Catalog, work: str, table
         "SELECT count(*), "
         + (f"strftime(timezone('UTC', max({_q(stamp)})) - INTERVAL {SINCE_MARGIN_S} SECOND, "
            f"'%Y-%m-%dT%H:%M:%S.%gZ') " if stamp else "NULL ")
-        + f"FROM {catalog.qualified(table.name)} WHERE org_uid = ? AND _source = 'api'",
-        [org_uid]).fetchall()[0]
+        + f"FROM {catalog.qualified(table.name)} WHERE "
+        + ("org_uid = ? AND " if org_uid is not None else "") + "_source = 'api'",
+        [org_uid] if org_uid is not None else []).fetchall()[0]
     p.held_rows, p.since = held, newest
-    if not p.new and not p.by_key:
-        p.strategy = "none"
-        return p
-    p.strategy = "targeted"
-    if keyset_requests(p.held_rows + len(p.new), page_size, concurrency) < p.requests(page_size):
-        p.strategy = "keyset"
+    if extra:
+        p.by_key = sorted({*p.by_key, *extra} - set(p.new))
+    p.choose(page_size, concurrency)
     return p
 
 

@@ -1,10 +1,13 @@
-"""Render the dbt `sources:` YAML for a catalogue (`_cadt_v1__sources.yml`) and for the sync's
-bookkeeping tables that dbt reads (`_cadt_mirror__sources.yml`).
+"""Render the dbt `sources:` YAML for a catalogue (`_cadt_v1__sources.yml`, `_cadt_v2__sources.yml`)
+and for the sync's bookkeeping tables that dbt reads (`_cadt_mirror__sources.yml`).
 
 The warehouse DDL is generated from the catalogue; so are these files, so table and column names
 cannot drift between the sync and dbt: the bookkeeping tables' columns are read from the DDL
-itself (`ensure_schema` on an in-memory DuckDB). `tests/dbt/test_dbt_cli.py` regenerates both
-and fails on any difference. Regenerate with:
+itself (`ensure_schema` on an in-memory DuckDB). Columns whose dictionary entry names a pick
+list (v2: "Pick list `name`." in the catalogue's description) get an `accepted_values` test
+with the dictionary's values, at severity warn: pick-list values drift, and CADT never enforced
+them on read. `tests/dbt/test_dbt_cli.py` regenerates every file and fails on any difference.
+Regenerate with:
 
     .venv/bin/python -m pipelines.transform.sources_yaml
 """
@@ -12,6 +15,7 @@ and fails on any difference. Regenerate with:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -27,6 +31,38 @@ _ABSOLUTE_FRESHNESS = ("organizations", "pick_lists")
 def _q(text: str) -> str:
     """A YAML scalar: JSON strings are valid YAML double-quoted strings."""
     return json.dumps(text, ensure_ascii=False)
+
+
+_PICK_LIST = re.compile(r"Pick list `([^`]+)`")
+
+
+def _pick_lists(catalog: Catalog) -> dict[str, list[str]]:
+    """The dictionary's pick lists of a catalogue (v2 only: v1's are tested against the live
+    pick list in the staging models)."""
+    if catalog.version != "v2":
+        return {}
+    from pipelines.source.catalog_v2 import picklists
+
+    return picklists()
+
+
+def _accepted_values(field, lists: dict[str, list[str]]) -> list[str]:
+    """An `accepted_values` test (severity warn) for a text column with a dictionary pick list
+    of at least two values (JSON array columns are left out: their values are arrays)."""
+    found = _PICK_LIST.search(field.description or "")
+    values = lists.get(found.group(1), []) if found else []
+    if len(values) < 2 or field.type.sql_type != "VARCHAR":
+        return []
+    # dbt quotes each value as '<value>': a quote inside is doubled to stay valid SQL
+    quoted = ", ".join(_q(v.replace("'", "''")) for v in values)
+    return [
+        "            data_tests:",
+        "              - accepted_values:",
+        "                  arguments:",
+        f"                    values: [{quoted}]",
+        "                  config:",
+        "                    severity: warn",
+    ]
 
 
 def sources_yaml_path(catalog: Catalog) -> Path:
@@ -66,6 +102,7 @@ def render_sources_yaml(catalog: Catalog) -> str:
         "        group: " + name,
         "    tables:",
     ]
+    lists = _pick_lists(catalog)
     for table in catalog.tables:
         keys = ", ".join(table.key_columns)
         lines += [
@@ -84,6 +121,7 @@ def render_sources_yaml(catalog: Catalog) -> str:
                 f"            data_type: {f.type.sql_type.lower()}",
                 "            description: " + _q(desc),
             ]
+            lines += _accepted_values(f, lists)
         for col, sql_type, desc in MIRROR_COLUMNS:
             lines += [
                 f"          - name: {col}",
@@ -176,18 +214,23 @@ def render_mirror_sources_yaml(catalog: Catalog) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sources_yaml(catalog: Catalog) -> list[Path]:
-    """Write the catalogue's sources file and the bookkeeping one; return their paths."""
-    path = sources_yaml_path(catalog)
-    path.write_text(render_sources_yaml(catalog), encoding="utf-8")
+def write_sources_yaml(*catalogs: Catalog) -> list[Path]:
+    """Write each catalogue's sources file and the bookkeeping one; return their paths."""
+    paths = []
+    for catalog in catalogs:
+        path = sources_yaml_path(catalog)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_sources_yaml(catalog), encoding="utf-8")
+        paths.append(path)
     mirror = mirror_sources_yaml_path()
     mirror.parent.mkdir(parents=True, exist_ok=True)
-    mirror.write_text(render_mirror_sources_yaml(catalog), encoding="utf-8")
-    return [path, mirror]
+    mirror.write_text(render_mirror_sources_yaml(catalogs[0]), encoding="utf-8")
+    return [*paths, mirror]
 
 
 if __name__ == "__main__":
     from pipelines.source.catalog_v1 import V1
+    from pipelines.source.catalog_v2 import V2
 
-    for written in write_sources_yaml(V1):
+    for written in write_sources_yaml(V1, V2):
         print(written)

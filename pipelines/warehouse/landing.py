@@ -15,6 +15,7 @@ go through the same typed INSERT.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import time
@@ -23,9 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from pipelines.source.arrow_pages import JSON_ARROW_TYPES, Records
 from pipelines.source.catalog import Catalog, FieldType, Nested, Table
@@ -157,6 +160,10 @@ class _Rows:
     def raw(self, ref: int) -> Any:
         raise NotImplementedError
 
+    def count(self) -> int:
+        """Records (objects) gathered."""
+        raise NotImplementedError
+
     def to_arrow(self) -> pa.Table:
         raise NotImplementedError
 
@@ -178,11 +185,15 @@ class _Rows:
         n = len(columns[0]) if columns else 0
         cols = {f"f_{f.api_name}": pa.concat_arrays([c, pa.nulls(n_bad, c.type)]) if n_bad else c
                 for f, c in zip(fields, columns, strict=True)}
-        cols["_extra"] = (pa.array(extras + [None] * n_bad, pa.string()) if extras is not None
+        cols["_extra"] = (_strings(extras + [None] * n_bad) if extras is not None
                           else pa.nulls(n + n_bad, pa.string()))
         base, bad = self.base, self.base + _BAD
-        cols["_ref"] = pa.array([*range(base, base + n), *range(bad, bad + n_bad)], pa.int64())
-        cols["_not_object"] = pa.array([False] * n + [True] * n_bad, pa.bool_())
+        refs = np.concatenate([np.arange(base, base + n, dtype=np.int64),
+                               np.arange(bad, bad + n_bad, dtype=np.int64)])
+        cols["_ref"] = pa.Array.from_buffers(pa.int64(), n + n_bad, [None, pa.py_buffer(refs)])
+        flags = np.packbits(np.arange(n + n_bad) >= n, bitorder="little")
+        cols["_not_object"] = pa.Array.from_buffers(pa.bool_(), n + n_bad,
+                                                    [None, pa.py_buffer(flags)])
         return pa.table(cols)
 
     def may_have_issues(self, arrow: pa.Table) -> bool:
@@ -207,6 +218,9 @@ class _DictRows(_Rows):
         i = ref - self.base
         return self.records[i] if i < _BAD else self.bad[i - _BAD]
 
+    def count(self) -> int:
+        return len(self.records)
+
     def to_arrow(self) -> pa.Table:
         recs = self.records
         if self.table.aliases:  # legacy or alternative spellings land in the current columns
@@ -218,13 +232,12 @@ class _DictRows(_Rows):
         self._check_size(max(len(recs), len(self.bad)))
         self.has_bad = bool(self.bad)
         fields = self.table.fields
-        try:  # C++ fast path: Arrow reads the dicts directly when every value has its usual type
-            struct = pa.array(recs, type=_struct_type(self.table))
+        try:  # C++ fast path: Arrow's JSON reader takes the values when each has its usual type
+            struct = _read_lines([orjson.dumps(r) for r in recs], _struct_type(self.table))
             columns = [struct.field(i) for i in range(len(fields))]
             native = {f.api_name for f in fields if f.type in JSON_ARROW_TYPES}
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # a stray type: every value as JSON text
-            columns = [pa.array([_text(r.get(f.api_name)) for r in recs], pa.string())
-                       for f in fields]
+            columns = [_strings([_text(r.get(f.api_name)) for r in recs]) for f in fields]
             native = set()
         known = self.known
         extras = [
@@ -236,20 +249,31 @@ class _DictRows(_Rows):
 
 
 class _ArrowRows(_Rows):
-    """Rows the strict reader already holds as a struct array: no unknown fields, no stray
-    types, every entry an object."""
+    """Rows the strict reader already holds as struct arrays (one chunk per page): no unknown
+    fields, no stray types, every entry an object. The chunks are handed to DuckDB as they
+    are, never concatenated into one copy."""
 
-    def __init__(self, table: Table, records: pa.StructArray, depth: int) -> None:
+    def __init__(self, table: Table, depth: int) -> None:
         super().__init__(table, depth)
-        self.records = records
+        self.chunks: list[pa.StructArray] = []
+
+    def count(self) -> int:
+        return sum(map(len, self.chunks))
 
     def raw(self, ref: int) -> Any:
-        return self.records[ref - self.base].as_py()
+        i = ref - self.base
+        for chunk in self.chunks:
+            if i < len(chunk):
+                return chunk[i].as_py()
+            i -= len(chunk)
+        raise IndexError(ref)
 
     def to_arrow(self) -> pa.Table:
-        self._check_size(len(self.records))
+        self._check_size(self.count())
         fields = self.table.fields
-        columns = [self.records.field(f.api_name) for f in fields]
+        columns: list[Any] = [pa.chunked_array([c.field(f.api_name) for c in self.chunks],
+                                               JSON_ARROW_TYPES.get(f.type, pa.string()))
+                              for f in fields]
         return self._columns(columns, {f.api_name for f in fields if f.type in JSON_ARROW_TYPES})
 
 
@@ -269,11 +293,41 @@ def _as_time(column: pa.Array, field_type: FieldType) -> pa.Array | None:
         seconds = column.cast(pa.float64())
     except pa.ArrowInvalid:
         return None
-    in_range = pc.and_(pc.greater_equal(seconds, 0), pc.less_equal(seconds, MAX_UNIX_SECONDS))
+    in_range = pc.and_(pc.greater_equal(seconds, _f64(0)),
+                       pc.less_equal(seconds, _f64(MAX_UNIX_SECONDS)))
     if not pc.all(in_range).as_py():
         return None
-    micros = pc.round(pc.multiply(seconds, 1_000_000))
+    micros = pc.round(pc.multiply(seconds, _f64(1_000_000)))
     return micros.cast(pa.int64()).cast(_UTC_MICROS)
+
+
+# Arrow converts Python objects (`pa.array`, `pa.scalar`) only after importing pandas, which
+# costs a sync process about a CPU-second; what the sync builds itself goes through buffers and
+# the JSON reader instead.
+def _f64(x: float) -> pa.Scalar:
+    return pa.Array.from_buffers(pa.float64(), 1, [None, pa.py_buffer(np.array([x], float))])[0]
+
+
+def _read_lines(lines: list[bytes], struct: pa.StructType) -> pa.StructArray:
+    """JSON lines (one object each) as a struct array of `struct`'s fields (others ignored)."""
+    if not lines:
+        return pa.StructArray.from_arrays([pa.nulls(0, f.type) for f in struct],
+                                          fields=list(struct))
+    body = b"\n".join(lines)
+    parsed = pj.read_json(
+        io.BytesIO(body), read_options=pj.ReadOptions(use_threads=False, block_size=len(body) + 64),
+        parse_options=pj.ParseOptions(explicit_schema=pa.schema(list(struct)),
+                                      unexpected_field_behavior="ignore"))
+    if parsed.num_rows != len(lines):
+        raise pa.ArrowInvalid("JSON lines: row count differs")
+    return pa.StructArray.from_arrays(
+        [parsed.column(i).combine_chunks() for i in range(len(struct))], fields=list(struct))
+
+
+def _strings(values: list[str | None]) -> pa.Array:
+    """Text values (None for NULL) as an Arrow string array."""
+    return _read_lines([orjson.dumps({"v": v}) for v in values],
+                       pa.struct([("v", pa.string())])).field(0)
 
 
 def _struct_type(table: Table) -> pa.StructType:
@@ -307,13 +361,18 @@ def _gather(catalog: Catalog, table: Table, nested: tuple[Nested, ...], records:
 
 
 def _split_arrow(catalog: Catalog, table: Table, nested: tuple[Nested, ...],
-                 records: pa.StructArray, out: list[_Rows], depth: int = 0) -> None:
-    """One `_ArrowRows` per table: the records, then their children (list entries or single
-    objects) flattened out of them, level by level."""
-    records = records.filter(records.is_valid())  # a null entry carries nothing
+                 records: pa.StructArray, out: dict[tuple[str, int], _ArrowRows],
+                 depth: int = 0) -> None:
+    """One page into `_ArrowRows` per table and depth: the records, then their children (list
+    entries or single objects) flattened out of them, level by level."""
+    if records.null_count:
+        records = records.filter(records.is_valid())  # a null entry carries nothing
     if not len(records):
         return
-    out.append(_ArrowRows(table, records, depth))
+    rows = out.get((table.name, depth))
+    if rows is None:
+        rows = out[table.name, depth] = _ArrowRows(table, depth)
+    rows.chunks.append(records)
     for n in nested:
         kids = records.field(n.key)
         if n.many:
@@ -325,10 +384,11 @@ def stage_pages(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
                 pages: list[Records], ctx: LandContext) -> int:
     """Land the records of several pages of `table`'s endpoint (children included) into
     staging. Returns the number of top-level records."""
-    groups: list[_Rows] = []
-    columnar = [p for p in pages if isinstance(p, pa.StructArray)]
-    if columnar:
-        _split_arrow(catalog, table, table.nested, pa.concat_arrays(columnar), groups)
+    split: dict[tuple[str, int], _ArrowRows] = {}
+    for records in pages:
+        if isinstance(records, pa.StructArray):
+            _split_arrow(catalog, table, table.nested, records, split)
+    groups: list[_Rows] = list(split.values())
     gathered: dict[str, _Rows] = {}
     for records in pages:
         if not isinstance(records, pa.StructArray):
@@ -341,20 +401,24 @@ def stage_pages(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
         con.execute("SELECT 1").fetchall()
         con.register("_arrow_in", arrow)
         try:
-            cols = ", ".join(
-                _q("f_" + f.api_name) if f.api_name in rows.native
-                else f"CAST({_q('f_' + f.api_name)} AS VARCHAR) AS {_q('f_' + f.api_name)}"
-                for f in rows.table.fields)
-            _insert_typed(con, catalog, rows.table,
-                          f"SELECT {cols}, _extra, _ref, _not_object, "
-                          "NULL::VARCHAR AS _raw_text FROM _arrow_in", [],
-                          LandContext(ctx.batch, ctx.source, ctx.prio + rows.depth),
-                          native=rows.native)
+            land_ctx = LandContext(ctx.batch, ctx.source, ctx.prio + rows.depth)
+            if all(f.type is FieldType.TEXT or f.api_name in rows.native
+                   for f in rows.table.fields):
+                _insert_native(con, catalog, rows.table, land_ctx)
+            else:
+                cols = ", ".join(
+                    _q("f_" + f.api_name) if f.api_name in rows.native
+                    else f"CAST({_q('f_' + f.api_name)} AS VARCHAR) AS {_q('f_' + f.api_name)}"
+                    for f in rows.table.fields)
+                _insert_typed(con, catalog, rows.table,
+                              f"SELECT {cols}, _extra, _ref, _not_object, "
+                              "NULL::VARCHAR AS _raw_text FROM _arrow_in", [], land_ctx,
+                              native=rows.native)
         finally:
             con.unregister("_arrow_in")
         if rows.may_have_issues(arrow):
             _attach_raw(con, catalog, rows, ctx.batch)
-    return sum(len(r.records) for r in groups if r.table is table and r.depth == 0)
+    return sum(r.count() for r in groups if r.table is table and r.depth == 0)
 
 
 def _attach_raw(con: duckdb.DuckDBPyConnection, catalog: Catalog, rows: _Rows,
@@ -385,13 +449,15 @@ def land_records_sql(
 ) -> None:
     """Land records given by SQL (one JSON column r), e.g. audit
     `change` values. Each holds one DataLayer key, so nested arrays in them are not followed."""
-    spec = json.dumps({f.api_name: "VARCHAR" for f in table.fields})
+    name = catalog.value_key  # (the feed's spelling of each field)
+    spec = json.dumps({name(f.api_name): "VARCHAR" for f in table.fields})
     # nested keys (a split unit's value carries `issuance`, `labels`) name associations the
     # node serves from their own tables, not fields
-    known = [f.api_name for f in table.fields] + [n.key for n in table.nested]
+    known = [name(f.api_name) for f in table.fields] + [n.key for n in table.nested]
     strip_known = _lit(json.dumps(dict.fromkeys(known)))
     known_sql = "[" + ", ".join(_lit(k) for k in known) + "]"
-    fields = ", ".join(f"s.{_q(f.api_name)} AS {_q('f_' + f.api_name)}" for f in table.fields)
+    fields = ", ".join(f"s.{_q(name(f.api_name))} AS {_q('f_' + f.api_name)}"
+                       for f in table.fields)
     relation = f"""
         SELECT {fields},
                CASE WHEN len(list_filter(json_keys(r), lambda x: NOT list_contains({known_sql}, x)))
@@ -489,6 +555,38 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
         """,
         params,
     ).fetchall()  # consume the row count: DuckDB 2 refuses new work while a result is open
+
+
+def _insert_native(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
+                   ctx: LandContext) -> None:
+    """`_insert_typed` of `_arrow_in` when Arrow holds every field in its warehouse type (the
+    normal case): nothing is cast, so the only problems are entries that are not objects and
+    missing keys, and one flat SELECT does what the general INSERT's nested ones do (DuckDB
+    binds it in a fraction of the time: a fixed cost of every staged table and batch)."""
+    missing = [(f"{_q('f_' + api)} IS NULL", _lit("missing primary key " + api))
+               for api in table.primary_key]
+    any_missing = " OR ".join(cond for cond, _ in missing)
+    reasons = ", ".join(f"CASE WHEN {cond} THEN {reason} END" for cond, reason in missing)
+    stamped = {f.column for f in table.fields if f.api_name in catalog.node_stamped}
+    out_cols = ", ".join(
+        f"{'NULL' if ctx.source != 'api' and f.column in stamped else _q('f_' + f.api_name)}"
+        f" AS {_q(f.column)}" for f in table.fields)
+    con.execute(
+        f"""
+        INSERT INTO {staging_name(catalog, table)} BY NAME
+        SELECT {out_cols},
+               _extra::JSON AS _extra,
+               {_lit(ctx.source)} AS _source,
+               CASE WHEN _not_object THEN ['not a JSON object']
+                    WHEN {any_missing} THEN list_filter([{reasons}], lambda x: x IS NOT NULL)
+                    ELSE []::VARCHAR[] END AS _issues,
+               NULL::VARCHAR AS _raw,
+               {_lit(ctx.batch)} AS _batch,
+               {ctx.prio} AS _prio,
+               _ref
+        FROM _arrow_in
+        """
+    ).fetchall()
 
 
 def _lit(s: str) -> str:

@@ -99,12 +99,18 @@ def apply_batch(
     return Counts(ins, upd, n_deleted)
 
 
-def _deduped(table: Table, stg: str, staged_filter: str) -> str:
-    """Staged rows of one batch (parameter: the batch), one per key, the best source first."""
+def _staged(table: Table, stg: str, staged_filter: str) -> str:
+    """Staged rows of one batch (parameter: the batch) that have a key."""
     return f"""
         SELECT * FROM {stg}
         WHERE _batch = ? AND {" AND ".join(f"{_q(c)} IS NOT NULL" for c in table.key_columns)}
           AND ({staged_filter})
+    """
+
+
+def _deduped(table: Table, stg: str, staged_filter: str) -> str:
+    """Staged rows of one batch (parameter: the batch), one per key, the best source first."""
+    return f"""{_staged(table, stg, staged_filter)}
         QUALIFY row_number() OVER (PARTITION BY {key_expr(table)} ORDER BY _prio) = 1
     """
 
@@ -129,6 +135,20 @@ class ChangeLog:
     def snapshot(self, counts: Counts) -> None:
         self._insert(f"SELECT NULL::VARCHAR, 'snapshot', "
                      f"json_object('rows', {counts.inserted + counts.updated}), now()")
+
+    @staticmethod
+    def snapshots(con: duckdb.DuckDBPyConnection, catalog: Catalog, sync_id: str,
+                  org_uid: str, counts: dict[str, Counts]) -> None:
+        """What `snapshot` logs for each table of a first snapshot, in one INSERT."""
+        rows = [(name, c.inserted + c.updated) for name, c in counts.items()
+                if c.inserted or c.updated]
+        if not rows:
+            return
+        values = ", ".join(["(?, ?, ?, ?, NULL::VARCHAR, 'snapshot', json_object('rows', ?), "
+                            "now())"] * len(rows))
+        con.execute(f"INSERT INTO {CHANGES} VALUES {values}",
+                    [v for name, n in rows for v in (sync_id, catalog.version, org_uid, name, n)]
+                    ).fetchall()
 
     def deleted(self, target: str, where: str, params: list[object] | None = None) -> None:
         """Log the rows of `target` (alias t) that `where` selects, before they are deleted."""
@@ -163,10 +183,24 @@ def _insert_fresh(con: duckdb.DuckDBPyConnection, table: Table, target: str, stg
         f"DELETE FROM {target} t WHERE {key_expr(table, 't')} IN (SELECT {key_expr(table)} "
         f"FROM {stg} WHERE _batch = ? AND ({staged_filter}))", [batch]).fetchall()[0][0]
     source = _FINAL_SOURCE.format(s="", o="NULL")
+    rows = _deduped(table, stg, staged_filter)
+    if table.endpoint is not None and _keys_unique(con, table, stg, batch, staged_filter):
+        # a table read from its own endpoint (projects, units, the audit feed) has each key
+        # once, nearly always: then no window has to carry every column of every row
+        rows = _staged(table, stg, staged_filter)
     inserted = con.execute(
         f"INSERT INTO {target} SELECT {', '.join(cols)}, _extra, {source}, now(), ? "
-        f"FROM ({_deduped(table, stg, staged_filter)})", [sync_id, batch]).fetchall()[0][0]
+        f"FROM ({rows})", [sync_id, batch]).fetchall()[0][0]
     return Counts(inserted - replaced, replaced, 0)
+
+
+def _keys_unique(con: duckdb.DuckDBPyConnection, table: Table, stg: str, batch: str,
+                 staged_filter: str) -> bool:
+    """No key occurs twice among the staged rows `_deduped` would choose from."""
+    n, distinct = con.execute(
+        f"SELECT count(*), count(DISTINCT {key_expr(table)}) FROM ({_staged(table, stg, staged_filter)})",
+        [batch]).fetchall()[0]
+    return n == distinct
 
 
 def _create_new(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table, target: str,

@@ -79,10 +79,16 @@ def _q(column: str) -> str:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
-    """Create the catalogue's schema and the mirror tables if absent (idempotent)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {catalog.schema}")
-    for table in catalog.tables:
-        con.execute(table_ddl(catalog, table))
+    """Create the catalogue's schema, every other known catalogue's (empty) tables and the mirror
+    tables if absent (idempotent). The dbt marts read both data models, so a warehouse that
+    mirrors only one of them still has the other's tables, empty (a v1-only node: `cadt_v2.*`)."""
+    from pipelines.source.catalog_v1 import V1
+    from pipelines.source.catalog_v2 import V2
+
+    for cat in (catalog, *(c for c in (V1, V2) if c.schema != catalog.schema)):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {cat.schema}")
+        for table in cat.tables:
+            con.execute(table_ddl(cat, table))
     con.execute(MIRROR_TABLES_DDL)
 
 

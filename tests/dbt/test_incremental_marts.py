@@ -10,6 +10,10 @@ changes the simulator does not: a split-off record retired on its own (its split
 untouched), a retired record un-retired and retired again within one sync (its row unchanged:
 only its history moves), a label that units carry deleted, an organization renamed and a
 project location moved to another country.
+
+A second story does the same over both data models: rounds of v2 activity (every v2 churn kind,
+an organization upgrading to v2, a new v2 organization) mixed with v1 activity, both models
+synced, built incrementally and compared with a full rebuild after every round.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import duckdb
 import pytest
 
 from cadt_sim import Simulator
+from cadt_sim.activity_v2 import V2_CHURN_KINDS
+from pipelines.source.catalog_v1 import V1
+from pipelines.source.catalog_v2 import V2
 from pipelines.sync import SyncSettings, run_sync
 from pipelines.transform import run_dbt
 
@@ -35,8 +42,8 @@ def _dbt(db: Path, target: Path, *args: str) -> None:
     assert run_dbt(["build", *types], db, capture=True, target_path=target) == 0
 
 
-def _sync(settings: SyncSettings, **changes) -> str:
-    report = run_sync(replace(settings, **changes))
+def _sync(settings: SyncSettings, catalog=V1, **changes) -> str:
+    report = run_sync(replace(settings, **changes), catalog=catalog)
     assert report.status == "success", report.error
     return report.sync_id
 
@@ -106,13 +113,29 @@ HAND_SYNC = "20991231T235959Z-0000beef"
 
 
 def _log(con: duckdb.DuckDBPyConnection, org: str, table: str, key: str | None, op: str,
-         changed: dict | None, counts: tuple[int, int, int]) -> None:
+         changed: dict | None, counts: tuple[int, int, int], sync_id: str = HAND_SYNC) -> None:
     """What a sync's commit logs for a change: the change log row and the table's counts."""
     if key is not None:
         con.execute("INSERT INTO cadt_mirror.record_changes VALUES (?, 'v1', ?, ?, ?, ?, ?, now())",
-                    [HAND_SYNC, org, table, key, op, json.dumps(changed) if changed else None])
+                    [sync_id, org, table, key, op, json.dumps(changed) if changed else None])
     con.execute("INSERT INTO cadt_mirror.sync_changes VALUES (?, 'v1', ?, ?, 'incremental', ?, ?, "
-                "?, now())", [HAND_SYNC, org, table, *counts])
+                "?, now())", [sync_id, org, table, *counts])
+
+
+def _rename_by_hand(db: Path, org: str, sync_id: str) -> None:
+    """A v1 sync that renames organization `org` in v1 (and changes nothing else)."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("INSERT INTO cadt_mirror.sync_runs (sync_id, catalog_version, started_at, "
+                    "status) VALUES (?, 'v1', now(), 'success')", [sync_id])
+        (name,) = con.execute("SELECT name FROM cadt_v1.organizations WHERE org_uid = ?",
+                              [org]).fetchone()
+        con.execute("UPDATE cadt_v1.organizations SET name = ? WHERE org_uid = ?",
+                    ["Verra " + name, org])
+        _log(con, "*", "organizations", org, "update", {"name": [name, "Verra " + name]},
+             (0, 1, 0), sync_id)
+    finally:
+        con.close()
 
 
 def _sync_by_hand(db: Path, org: str, renamed: str) -> dict[str, str]:
@@ -266,5 +289,63 @@ def test_incremental_marts_equal_a_full_rebuild_after_rounds_of_activity(tmp_pat
                    "project_record_status = 'deleted'", hand["project"]) > 0
         assert one("SELECT count(*) FROM cadt_build.consumed_syncs WHERE sync_id = ?",
                    HAND_SYNC) == len(models)
+    finally:
+        con.close()
+
+
+def test_incremental_marts_equal_a_full_rebuild_after_rounds_of_v2_activity(tmp_path):
+    """Both data models: after every round (v2 churn, v1 churn, an upgrade to v2, a new v2
+    organization) and the syncs of both models, the incremental marts equal a full rebuild."""
+    db, target = tmp_path / "cadt.duckdb", tmp_path / "target"
+    rounds = [
+        # every v2 churn kind and a little v1 activity beside it; an organization republishes
+        # its v1 projects in v2 (its v1 rows become superseded); a new v2-only organization
+        [(kind, 2) for kind in V2_CHURN_KINDS] + [("retire", 2), ("edit_projects", 1),
+                                                  ("upgrade", 2), ("v2_new_org", 1)],
+        # v1 only: v2 unchanged, the v2 rows must stay as they are (and, below, an organization
+        # publishing both models renamed in v1)
+        [("retire", 3), ("split", 2), ("edit_units", 2), ("delete_projects", 1),
+         ("issue_units", 2)],
+    ]
+    with Simulator(seed=21, scale=1, v2=True) as sim:
+        settings = SyncSettings(api_url=sim.url + "/api/v1", database=db, max_retries=8,
+                                publish=False)
+        for catalog in (V1, V2):
+            _sync(settings, catalog=catalog)
+        _dbt(db, target)
+        models = set(_last_refreshes(db))
+        con = duckdb.connect(str(db), read_only=True)
+        (both,) = con.execute("SELECT org_uid FROM cadt_v1.organizations SEMI JOIN "
+                              "cadt_v2.organizations USING (org_uid) ORDER BY 1 LIMIT 1"
+                              ).fetchone()
+        con.close()
+        # an organization publishing both models renamed in v1 (what the v2 rows show of it,
+        # its name and registry, comes from its v1 entry), then its v1 store removed (its v2
+        # rows then show its v2 entry's)
+        rounds[-1].append(("rename", both))
+        rounds.append([("remove_org", both)])
+        for number, activity in enumerate(rounds, 1):
+            syncs = 2
+            for kind, count in activity:
+                if kind == "remove_org":
+                    sim.activity(kind, org=count)
+                elif kind != "rename":
+                    sim.activity(kind, count=count)
+            if number == 1:
+                sim.random_activity(rng_seed=43, rounds=2, kinds=["v2"])
+            for catalog in (V1, V2):
+                _sync(settings, catalog=catalog)
+            if ("rename", both) in activity:  # after the syncs: a third one, v1 only
+                _rename_by_hand(db, both, "20991231T235958Z-0000cafe")
+                syncs = 3
+            _dbt(db, target, "--resource-type", "model")
+            assert _last_refreshes(db) == {m: ("incremental", syncs) for m in models}, number
+            assert _differences_from_a_full_rebuild(db, target) == {}, number
+    con = duckdb.connect(str(db), read_only=True)
+    try:  # the story reached the marts: superseded v1 records, v2 records of several orgs
+        assert con.execute("SELECT count(*) FROM marts.fct_units WHERE is_superseded"
+                           ).fetchone()[0] > 0
+        assert con.execute("SELECT count(DISTINCT org_uid) FROM marts.fct_units "
+                           "WHERE data_model = 'v2'").fetchone()[0] >= 3
     finally:
         con.close()

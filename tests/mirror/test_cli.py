@@ -40,10 +40,14 @@ def test_demo_runs_end_to_end(tmp_path):
     proc = run_cli("demo", "--dir", str(db.parent), "--scale", "1", timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "4/4" in proc.stdout and "marts:" in proc.stdout
+    # both data models: synced, changed, synced again, and summarised
+    assert "data model v2" in proc.stdout and "cadt_v2 Article 6 (AEF): " in proc.stdout
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM marts.fct_retirements").fetchall()[0][0] > 0
-        assert con.execute("SELECT count(*) FROM cadt_mirror.sync_runs WHERE status = 'success'"
-                           ).fetchall()[0][0] == 2
+        assert con.execute(
+            "SELECT catalog_version, count(*) FROM cadt_mirror.sync_runs WHERE status = "
+            "'success' GROUP BY 1 ORDER BY 1").fetchall() == [("v1", 2), ("v2", 2)]
+        assert con.execute("SELECT count(*) FROM cadt_v2.aef_t3_actions").fetchall()[0][0] > 0
     finally:
         con.close()

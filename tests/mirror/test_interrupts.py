@@ -26,7 +26,8 @@ from tests.support.truth import diff
 
 ORG_TABLES = [t.name for t in V1.tables if "org_uid" in t.columns and t.name != "organizations"]
 CASES = [
-    ("response:4", signal.SIGINT),       # pages in flight: a response just read, others on the wire
+    # (the first two responses are the data-model probes, /v1 and /v2/organizations)
+    ("response:6", signal.SIGINT),       # pages in flight: a response just read, others on the wire
     ("page_landed:3", signal.SIGTERM),   # pages queued for staging
     ("exploded:2", signal.SIGINT),       # pages just staged into DuckDB
     ("before_commit:2", signal.SIGTERM),  # between one organization's commit and the next

@@ -1,10 +1,30 @@
-{#- One row per organization, with the registry its name stands for: the registry_aliases entry
+{#- One row per organization (of the v1 or the v2 data model, or both), with the registry its name stands for: the registry_aliases entry
     of the whole name, else of the longest known registry name (5+ characters) the organization's
     name starts with ("Verra Registry Bridge" -> Verra), else the name itself. CADT organizations
     are the registries that publish their own data, so this is the last fallback of a project's
     or unit's registry (docs/counting-rules.md, Registries). -#}
-with organizations as (
+with v1_organizations as (
     select * from {{ ref('stg_cadt_v1__organizations') }}
+),
+
+v2_organizations as (
+    select * from {{ ref('stg_cadt_v2__organizations') }}
+),
+
+-- every organization of either data model once: v1's entry when it has one (the name the
+-- v1 marts always showed), else its v2 entry
+organizations as (
+    select
+        v1.org_uid,
+        v1.organization_name,
+        v1.organization_key,
+        true as publishes_v1,
+        v1.org_uid in (select org_uid from v2_organizations) as publishes_v2
+    from v1_organizations as v1
+    union all
+    select v2.org_uid, v2.organization_name, v2.organization_key, false, true
+    from v2_organizations as v2
+    where v2.org_uid not in (select org_uid from v1_organizations)
 ),
 
 registries as (
@@ -33,6 +53,9 @@ select
     organizations.organization_name,
     organizations.organization_key,
     coalesce(matched.registry_name, organizations.organization_name) as organization_registry,
-    matched.registry_name is not null as organization_registry_is_known
+    matched.registry_name is not null as organization_registry_is_known,
+    -- which data models the organization publishes (cadt_v1 / cadt_v2 organizations)
+    organizations.publishes_v1,
+    organizations.publishes_v2
 from organizations
 left join matched on matched.org_uid = organizations.org_uid

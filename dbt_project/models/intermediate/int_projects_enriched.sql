@@ -2,7 +2,11 @@
     Article 6 labels. Still no unit numbers (those come from int_units_enriched).
     `registry` is the harmonised registry (docs/counting-rules.md, Registries): currentRegistry,
     else registryOfOrigin, else the publishing organization's registry; `registry_source` says
-    which. Each is mapped through registry_aliases (unmatched names kept as published). -#}
+    which. Each is mapped through registry_aliases (unmatched names kept as published).
+    Both data models (docs/counting-rules.md, Both data models): the v2 projects
+    (int_v2_projects_enriched) are unioned in, `data_model` says which; a v1 project is
+    `is_superseded` when its organization also publishes v2 and one of its v2 projects has the
+    same registry project id (projectId, compared on text_key): that v2 project counts instead. -#}
 with projects as (
     select * from {{ ref('stg_cadt_v1__projects') }}
 ),
@@ -53,14 +57,25 @@ project_labels as (
     from {{ ref('stg_cadt_v1__labels') }}
     where warehouse_project_id is not null
     group by warehouse_project_id
-)
+),
 
+-- v2 projects a v1 project of the same organization is republished as
+v2_project_ids as (
+    select distinct org_uid, project_id_key
+    from {{ ref('stg_cadt_v2__project') }}
+    where project_id_key is not null
+),
+
+v1 as (
 select
+    'v1' as data_model,
+    coalesce(v2_project_ids.project_id_key is not null, false) as is_superseded,
     projects.warehouse_project_id,
     projects.org_uid,
     organizations.organization_name,
     projects.project_id,
     projects.project_id_raw,
+    {{ text_key('projects.project_id') }} as project_id_key,
     projects.origin_project_id,
     projects.origin_project_id_raw,
     projects.origin_project_id_key,
@@ -125,3 +140,11 @@ left join registries as origin_reg on origin_reg.registry_key = projects.registr
 left join host_countries on host_countries.warehouse_project_id = projects.warehouse_project_id
 left join ratings on ratings.warehouse_project_id = projects.warehouse_project_id
 left join project_labels on project_labels.warehouse_project_id = projects.warehouse_project_id
+left join v2_project_ids
+    on v2_project_ids.org_uid = projects.org_uid
+    and v2_project_ids.project_id_key = {{ text_key('projects.project_id') }}
+)
+
+select * from v1
+union all by name
+select * from {{ ref('int_v2_projects_enriched') }}

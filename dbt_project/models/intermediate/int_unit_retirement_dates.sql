@@ -8,12 +8,7 @@
     Incremental (macros/incremental.sql): a build recomputes the unit records the new syncs can
     have changed (their split parents' history before the split cannot change without theirs). -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
 ) }}
 {%- set plan = changes_plan() %}
 with retired_units as (

@@ -1,10 +1,5 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
 ) }}
 {#- Every state transition of every unit record, from the audit history, with splits:
       created        first appearance (not explained by a split)        from NULL

@@ -1,10 +1,5 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     meta={'changes': {'scope': 'generations', 'org': 'org_uid', 'generation': 'generation'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
 ) }}
 {#- One row per unit record per generation in which the audit feed wrote it: the record's state
     after that generation. An update is a DELETE + INSERT of the same key in one generation, so

@@ -1,10 +1,6 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid',
+                      'data_model': 'data_model'}},
 ) }}
 {#- One row per current unit record with its issuance, project (via issuance; a unit has no
     project id of its own), registry, host country, owner country, Article 6 label flags and
@@ -15,12 +11,16 @@
     quantity_outstanding of each unit record. Every mart sums these columns and nothing else, and
     every mart can attribute every unit record (project_key, issuance_key), so all marts add up
     to the same totals (tests/singular/assert_totals_agree_across_marts.sql).
+    Both data models: the v2 unit records (int_v2_units_enriched, the same columns) are unioned
+    in, `data_model` says which. A v1 record of a project that the organization republished in
+    v2 (int_projects_enriched.is_superseded) is kept, `is_superseded`, with every quantity 0:
+    its credits are counted once, in v2 (docs/counting-rules.md, Both data models).
     Incremental (macros/incremental.sql): a build recomputes only the unit records the new syncs
-    can have changed (changed_units_sql says which). -#}
+    can have changed (changed_units_sql says which; every v2 record when v2 changed). -#}
 {%- set plan = changes_plan() %}
 with units as (
     select * from {{ ref('stg_cadt_v1__units') }}
-    where {{ changes_scope(plan) }}
+    where {{ changes_scope(plan, data_model="'v1'") }}
 ),
 
 issuances as (
@@ -29,6 +29,7 @@ issuances as (
 
 projects as (
     select * from {{ ref('int_projects_enriched') }}
+    where data_model is distinct from 'v2'
 ),
 
 organizations as (
@@ -77,6 +78,7 @@ joined as (
     select
         units.*,
         {{ unit_status_group('units.unit_status') }} as status_group,
+        coalesce(projects.is_superseded, false) as is_superseded,
         issuances.issuance_id is not null as issuance_exists,
         issuances.warehouse_project_id,
         projects.warehouse_project_id is not null as project_exists,
@@ -123,9 +125,12 @@ joined as (
     left join retirement_dates
         on retirement_dates.warehouse_unit_id = units.warehouse_unit_id
         and retirement_dates.org_uid = units.org_uid
-)
+),
 
+v1 as (
 select
+    'v1' as data_model,
+    is_superseded,
     -- attribution: every unit record has a project_key and an issuance_key, the keys of
     -- dim_projects and fct_issuances ('unattributed:<org>' when there is no known project/issuance)
     warehouse_unit_id,
@@ -173,17 +178,23 @@ select
     unit_status_reason,
     marketplace,
     marketplace_identifier,
-    -- the numbers: each unit record counts once as issued, and once in its status group
-    unit_count as quantity_issued,
-    case when status_group = 'retired' then unit_count else 0 end as quantity_retired,
-    case when status_group = 'cancelled' then unit_count else 0 end as quantity_cancelled,
-    case when status_group = 'expired' then unit_count else 0 end as quantity_expired,
-    case when status_group = 'exported' then unit_count else 0 end as quantity_exported,
-    case when status_group = 'outstanding' then unit_count else 0 end as quantity_outstanding,
+    -- the numbers: each unit record counts once as issued, and once in its status group (a
+    -- superseded record: nowhere, its v2 twin counts)
+    case when is_superseded is not true then unit_count else 0 end as quantity_issued,
+    case when is_superseded is not true and status_group = 'retired' then unit_count else 0 end as quantity_retired,
+    case when is_superseded is not true and status_group = 'cancelled' then unit_count else 0 end as quantity_cancelled,
+    case when is_superseded is not true and status_group = 'expired' then unit_count else 0 end as quantity_expired,
+    case when is_superseded is not true and status_group = 'exported' then unit_count else 0 end as quantity_exported,
+    case when is_superseded is not true and status_group = 'outstanding' then unit_count else 0 end as quantity_outstanding,
     -- retirement
     retired_at,
     retired_generation,
     retired_at_source,
+    cast(null as timestamptz) as unit_status_date,
+    cast(null as varchar) as unit_retirement_beneficiary,
+    cast(null as varchar) as unit_retirement_beneficiary_id,
+    cast(null as varchar) as unit_retirement_detail,
+    cast(null as varchar) as unit_itmos_reference_id,
     -- Article 6
     corresponding_adjustment_declaration,
     corresponding_adjustment_status,
@@ -225,3 +236,9 @@ select
     created_at,
     record_source
 from joined
+)
+
+select * from v1
+union all by name
+select * from {{ ref('int_v2_units_enriched') }}
+where {{ changes_scope(plan, data_model="'v2'") }}

@@ -1,4 +1,5 @@
-{#- One row per project record, plus one row per deleted project whose unit records stay behind
+{#- One row per project record of either data model (`data_model`; a v1 project republished in
+    v2 is kept, `is_superseded`, with 0 credits: its v2 row counts them), plus one row per deleted project whose unit records stay behind
     and one 'unattributed:<org>' row per organization for unit records without a known project,
     so that the totals add up to every unit record (project_record_status says which). The
     numbers are sums of int_units_enriched's quantity columns. -#}
@@ -36,6 +37,8 @@ other_projects as (
     select
         project_key as warehouse_project_id,
         any_value(project_record_status) as project_record_status,
+        any_value(data_model) as data_model,
+        false as is_superseded,
         any_value(org_uid) as org_uid,
         any_value(registry) as registry,
         any_value(registry_source) as registry_source,
@@ -93,6 +96,8 @@ candidates as (
 
 select
     p.warehouse_project_id,
+    p.data_model,
+    p.is_superseded,
     p.project_record_status,
     p.org_uid,
     p.organization_name,

@@ -1,8 +1,30 @@
-{#- One row per issuance record, plus one row per issuance id that unit records reference but
+{#- One row per issuance record of either data model (`data_model`; v2: the verification gives
+    the project and the period; a v1 issuance of a superseded project has 0 credits), plus one row per issuance id that unit records reference but
     that is gone, and one 'unattributed:<org>' row per organization for unit records without an
     issuance, so that the totals add up to every unit record. -#}
 with issuances as (
-    select * from {{ ref('stg_cadt_v1__issuances') }}
+    select 'v1' as data_model, * from {{ ref('stg_cadt_v1__issuances') }}
+),
+
+-- v2 issuances: the project and the period are the verification's
+v2_issuances as (
+    select
+        'v2' as data_model,
+        i.cad_trust_issuance_id as issuance_id,
+        true as issuance_exists,
+        v.cad_trust_project_id as warehouse_project_id,
+        p.org_uid,
+        v.verification_start_date as issuance_start_date,
+        v.verification_end_date as issuance_end_date,
+        cast(null as varchar) as verification_approach,
+        cast(null as timestamptz) as verification_report_date,
+        v.verification_body,
+        v.verification_body_raw,
+        i.record_source
+    from {{ ref('stg_cadt_v2__issuance') }} as i
+    left join {{ ref('stg_cadt_v2__verification') }} as v
+        on v.cad_trust_verification_id = i.cad_trust_verification_id
+    left join {{ ref('stg_cadt_v2__project') }} as p on p.cad_trust_project_id = v.cad_trust_project_id
 ),
 
 projects as (
@@ -18,6 +40,7 @@ unit_totals as (
         issuance_key,
         any_value(org_uid) as org_uid,
         any_value(project_key) as project_key,
+        any_value(data_model) as data_model,
         cast(sum(quantity_issued) as bigint) as quantity_issued,
         cast(sum(quantity_retired) as bigint) as quantity_retired,
         cast(sum(quantity_cancelled) as bigint) as quantity_cancelled,
@@ -30,19 +53,24 @@ unit_totals as (
 ),
 
 all_issuances as (
-    select issuance_id, true as issuance_exists, warehouse_project_id, org_uid,
+    select data_model, issuance_id, true as issuance_exists, warehouse_project_id, org_uid,
         issuance_start_date, issuance_end_date, verification_approach, verification_report_date,
         verification_body, verification_body_raw, record_source
     from issuances
     union all by name
-    select issuance_key as issuance_id, false as issuance_exists,
+    select * from v2_issuances
+    union all by name
+    select data_model, issuance_key as issuance_id, false as issuance_exists,
         project_key as warehouse_project_id, org_uid
     from unit_totals
     where issuance_key not in (select issuance_id from issuances)
+      and issuance_key not in (select issuance_id from v2_issuances)
 )
 
 select
     i.issuance_id,
+    i.data_model,
+    coalesce(projects.is_superseded, false) as is_superseded,
     i.issuance_exists,
     i.warehouse_project_id,
     projects.warehouse_project_id is not null as project_exists,

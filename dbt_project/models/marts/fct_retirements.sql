@@ -1,15 +1,14 @@
-{#- One row per currently retired unit record; quantity is its quantity_retired, retired_at its
-    retirement date (int_unit_retirement_dates, with the rule in retired_at_source). -#}
+{#- One row per currently retired unit record of either data model; quantity is its
+    quantity_retired (0 for a superseded v1 record), retired_at its retirement date (v1:
+    int_unit_retirement_dates; v2: unitStatusDate; the rule in retired_at_source). -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid',
+                      'data_model': 'data_model'}},
 ) }}
 {%- set plan = changes_plan() %}
 select
+    data_model,
+    is_superseded,
     warehouse_unit_id,
     org_uid,
     project_key,
@@ -25,8 +24,13 @@ select
     unit_type,
     unit_status_raw,
     unit_status_reason as retirement_reason,
-    unit_owner as retirement_beneficiary,
-    unit_owner_raw as retirement_beneficiary_raw,
+    -- v1 has no beneficiary field: the holder (unitOwner); v2: unitRetirementBeneficiary
+    case when data_model = 'v2' then unit_retirement_beneficiary else unit_owner end
+        as retirement_beneficiary,
+    case when data_model = 'v2' then unit_retirement_beneficiary else unit_owner_raw end
+        as retirement_beneficiary_raw,
+    unit_retirement_beneficiary_id as retirement_beneficiary_id,
+    unit_retirement_detail as retirement_detail,
     owner_country_iso3,
     serial_number_block,
     corresponding_adjustment_declaration,

@@ -3,13 +3,8 @@
     Incremental (macros/incremental.sql): a build recomputes the events of the unit records the
     new syncs can have changed, and of issuances that changed. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid',
                       'issuance': 'issuance_id'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
 ) }}
 {%- set plan = changes_plan() %}
 with events as (

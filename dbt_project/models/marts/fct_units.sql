@@ -1,15 +1,13 @@
 {#- One row per current unit record: its attribution (project_key, issuance_key, registry), its
     serial block, the numbers (int_units_enriched's quantity columns) and its data-quality flags. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid',
+                      'data_model': 'data_model'}},
 ) }}
 {%- set plan = changes_plan() %}
 select
+    data_model,
+    is_superseded,
     warehouse_unit_id,
     org_uid,
     project_key,

@@ -3,15 +3,13 @@
     Article 6 relevant, whatever else it carries: it is reported apart, in
     mart_article6_by_country.quantity_ca_contradictory and in mart_data_quality. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid'}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook="{{ changes_consumed() }}",
+    meta={'changes': {'scope': 'units', 'unit': 'warehouse_unit_id', 'org': 'org_uid',
+                      'data_model': 'data_model'}},
 ) }}
 {%- set plan = changes_plan() %}
 select
+    data_model,
+    is_superseded,
     warehouse_unit_id,
     org_uid,
     warehouse_project_id,

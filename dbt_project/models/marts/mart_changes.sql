@@ -11,12 +11,8 @@
     changes are in the same or later syncs, so the values after stay right) and drops the rows
     the retention pruned from the log. -#}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     meta={'changes': {'scope': 'syncs', 'sync': 'sync_id'}},
-    pre_hook=["{{ changes_delete() }}", "{{ mart_changes_prune() }}"],
-    post_hook="{{ changes_consumed() }}",
+    pre_hook="{{ mart_changes_prune() }}",
 ) }}
 {%- set plan = changes_plan() %}
 {%- set tracked = {

@@ -7,9 +7,13 @@ with projects as (
 countries as (
     select distinct p.developer_key, l.country_iso3
     from projects as p
-    inner join {{ ref('int_project_locations_harmonised') }} as l
+    inner join (
+        select warehouse_project_id, country_iso3 from {{ ref('int_project_locations_harmonised') }}
+        union all
+        select cad_trust_project_id, country_iso3 from {{ ref('int_v2_locations_harmonised') }}
+    ) as l
         on l.warehouse_project_id = p.warehouse_project_id
-    where l.country_iso3 is not null
+    where l.country_iso3 is not null and p.is_superseded is not true
 ),
 
 country_lists as (
@@ -26,7 +30,10 @@ select
     -- the most frequent spelling among its project records
     mode(projects.project_developer) as developer_name,
     count(distinct projects.project_developer) as developer_spelling_count,
-    count(*) filter (where projects.project_record_status = 'current') as project_count,
+    count(*) filter (where projects.project_record_status = 'current' and projects.is_superseded is not true)
+        as project_count,
+    string_agg(distinct projects.data_model, ',' order by projects.data_model)
+        filter (where projects.is_superseded is not true) as data_models,
     count(distinct projects.org_uid) as organization_count,
     count(distinct projects.registry) as registry_count,
     string_agg(distinct projects.registry, '; ' order by projects.registry) as registries,

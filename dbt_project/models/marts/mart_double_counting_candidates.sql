@@ -12,13 +12,19 @@
                                      and host country, overlapping issuance periods, different
                                      registries), kept only for the same (known) developer: on its
                                      own it pairs every two projects of a kind in a country -#}
+-- both data models; a superseded v1 project is its v2 twin, not a candidate of its own
 with projects as (
     select * from {{ ref('int_projects_enriched') }}
+    where is_superseded is not true
 ),
 
 project_countries as (
     select distinct warehouse_project_id, country_iso3
     from {{ ref('int_project_locations_harmonised') }}
+    where country_iso3 is not null
+    union
+    select distinct cad_trust_project_id, country_iso3
+    from {{ ref('int_v2_locations_harmonised') }}
     where country_iso3 is not null
 ),
 
@@ -48,7 +54,7 @@ same_origin as (
 serial_ranges as (
     select warehouse_project_id, serial_prefix, serial_start_number, serial_end_number
     from {{ ref('int_units_enriched') }}
-    where project_exists and serial_block_parsed
+    where project_exists and serial_block_parsed and is_superseded is not true
 ),
 
 serial_rule as (
@@ -172,6 +178,8 @@ tiered as (
 
 select
     cast(md5(t.rule || '|' || t.project_a_id || '|' || t.project_b_id) as varchar) as candidate_id,
+    a.data_model as data_model_a,
+    b.data_model as data_model_b,
     cast(t.tier as bigint) as tier,
     t.rule,
     t.project_a_id,

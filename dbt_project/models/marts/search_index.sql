@@ -1,13 +1,10 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
     meta={'changes': {'scope': 'units', 'unit': 'doc_id', 'org': 'org_uid',
-                      'also': "doc_type = 'project'"}},
-    pre_hook="{{ changes_delete() }}",
-    post_hook=["{{ changes_consumed() }}", "{{ create_search_macro(this) }}"],
+                      'data_model': 'data_model', 'also': "doc_type = 'project'"}},
+    post_hook="{{ create_search_macro(this) }}",
 ) }}
-{#- One row per searchable record: every current project record, and every current unit record.
+{#- One row per searchable record: every current project record, and every current unit record,
+    of both data models (`data_model`; superseded v1 records are left out: their v2 twins are in).
     name_key / search_text are text_key()s (lower case, no accents or punctuation), so matching
     is accent- and case-insensitive. Units carry their project's registry, country, developer and
     methodology for the filters, but not its name (a project's units would drown it). The table
@@ -20,18 +17,20 @@
 -- depends_on: {{ ref('registry_aliases') }}
 with projects as (
     select * from {{ ref('dim_projects') }}
-    where project_record_status = 'current'
+    where project_record_status = 'current' and is_superseded is not true
 ),
 
 units as (
     select * from {{ ref('int_units_enriched') }}
     where {{ changes_scope(plan, unit='warehouse_unit_id') }}
+      and is_superseded is not true
 ),
 
 project_docs as (
     select
         'project' as doc_type,
         warehouse_project_id as doc_id,
+        data_model,
         org_uid,
         organization_name,
         warehouse_project_id,
@@ -62,6 +61,7 @@ unit_docs as (
     select
         'unit' as doc_type,
         units.warehouse_unit_id as doc_id,
+        units.data_model,
         units.org_uid,
         projects.organization_name,
         units.warehouse_project_id,

@@ -3,7 +3,8 @@
 -- dim_projects.quantity_issued.
 with all_units as (
     select 'all units' as check_name, coalesce(sum(unit_count), 0) as expected
-    from {{ ref('stg_cadt_v1__units') }}
+    from ({{ counted_unit_records() }}) as u
+    where not u.is_superseded
 ),
 
 all_balances as (

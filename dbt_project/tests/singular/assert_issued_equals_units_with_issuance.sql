@@ -1,13 +1,13 @@
 -- Reconciliation: every credit in a unit record with an (existing) issuance is counted in that
 -- issuance's fct_issuances row exactly once, and the other rows (vanished or no issuance) hold
 -- the rest. Returns a row (fails) when the totals differ.
+-- (Both data models; superseded v1 records count nowhere: macros/counted_units.sql.)
 with units as (
     select
-        coalesce(sum(u.unit_count) filter (
-            where u.issuance_id in (select issuance_id from {{ ref('stg_cadt_v1__issuances') }})
-        ), 0) as with_issuance,
+        coalesce(sum(u.unit_count) filter (where u.issuance_exists), 0) as with_issuance,
         coalesce(sum(u.unit_count), 0) as all_units
-    from {{ ref('stg_cadt_v1__units') }} as u
+    from ({{ counted_unit_records() }}) as u
+    where not u.is_superseded
 ),
 
 issued as (

@@ -1,13 +1,24 @@
--- Reconciliation: every current unit record reaches the unit-grain marts exactly once.
+-- Reconciliation: every current unit record (both data models) reaches the unit-grain marts
+-- exactly once; search_index and fct_credit_balances leave superseded v1 records out.
 with counts as (
-    select 'stg_cadt_v1__units' as model, count(*) as n from {{ ref('stg_cadt_v1__units') }}
-    union all select 'int_units_enriched', count(*) from {{ ref('int_units_enriched') }}
-    union all select 'mart_article6_units', count(*) from {{ ref('mart_article6_units') }}
-    union all select 'fct_units', count(*) from {{ ref('fct_units') }}
-    union all select 'search_index (units)', count(*) from {{ ref('search_index') }} where doc_type = 'unit'
-    union all select 'fct_credit_balances', coalesce(sum(unit_record_count), 0) from {{ ref('fct_credit_balances') }}
+    select 'staging (v1 + v2)' as model, count(*) as n, false as counted_only
+    from ({{ counted_unit_records() }}) as u
+    union all select 'staging, counted', count(*), true
+    from ({{ counted_unit_records() }}) as u where not u.is_superseded
+    union all select 'int_units_enriched', count(*), false from {{ ref('int_units_enriched') }}
+    union all select 'mart_article6_units', count(*), false from {{ ref('mart_article6_units') }}
+    union all select 'fct_units', count(*), false from {{ ref('fct_units') }}
+    union all select 'search_index (units)', count(*), true from {{ ref('search_index') }} where doc_type = 'unit'
+    union all select 'fct_credit_balances', coalesce(sum(unit_record_count), 0), true from {{ ref('fct_credit_balances') }}
+),
+
+expected as (
+    select
+        any_value(n) filter (where model = 'staging (v1 + v2)') as all_records,
+        any_value(n) filter (where model = 'staging, counted') as counted_records
+    from counts
 )
 
-select model, n, (select n from counts where model = 'stg_cadt_v1__units') as expected
-from counts
-where n is distinct from (select n from counts where model = 'stg_cadt_v1__units')
+select model, n, case when counted_only then counted_records else all_records end as expected
+from counts cross join expected
+where n is distinct from case when counted_only then counted_records else all_records end

@@ -1,7 +1,9 @@
--- Reconciliation: fct_retirements holds every retired unit record, with its full unit_count.
+-- Reconciliation: fct_retirements holds every retired unit record of both data models, with its
+-- full unit_count (0 for a superseded v1 record, whose v2 twin counts).
 with units as (
-    select count(*) as records, coalesce(sum(unit_count), 0) as quantity
-    from {{ ref('stg_cadt_v1__units') }}
+    select count(*) as records,
+        coalesce(sum(unit_count) filter (where is_superseded is not true), 0) as quantity
+    from ({{ counted_unit_records() }}) as u
     where unit_status = 'Retired'
 ),
 
