@@ -19,7 +19,7 @@ import io
 import itertools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from pipelines.source.arrow_pages import JSON_ARROW_TYPES, Records
-from pipelines.source.catalog import Catalog, FieldType, Nested, Table
+from pipelines.source.catalog import Catalog, Field, FieldType, Nested, Table
 from pipelines.warehouse.schema import MIRROR_COLUMNS, _q
 
 # Staging is scratch: tables of an in-memory database attached to the sync's connection
@@ -530,10 +530,7 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
     ]
     any_problem = " OR ".join(cond for cond, _ in problems)
     reasons = ", ".join(f"CASE WHEN {cond} THEN {reason} END" for cond, reason in problems)
-    stamped = {f.column for f in table.fields if f.api_name in catalog.node_stamped}
-    out_cols = ", ".join(
-        f"{'NULL' if ctx.source != 'api' and f.column in stamped else _q('t_' + f.column)}"
-        f" AS {_q(f.column)}" for f in table.fields)
+    out_cols = _out_columns(catalog, table, ctx, lambda f: _q("t_" + f.column))
     con.execute(
         f"""
         INSERT INTO {staging_name(catalog, table)} BY NAME
@@ -557,6 +554,15 @@ def _insert_typed(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table
     ).fetchall()  # consume the row count: DuckDB 2 refuses new work while a result is open
 
 
+def _out_columns(catalog: Catalog, table: Table, ctx: LandContext,
+                 value: Callable[[Field], str]) -> str:
+    """The staging columns from `value(field)`; node-stamped ones NULL unless the rows come
+    from the API (the node's own times exist only there)."""
+    return ", ".join(
+        f"{'NULL' if ctx.source != 'api' and f.api_name in catalog.node_stamped else value(f)}"
+        f" AS {_q(f.column)}" for f in table.fields)
+
+
 def _insert_native(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Table,
                    ctx: LandContext) -> None:
     """`_insert_typed` of `_arrow_in` when Arrow holds every field in its warehouse type (the
@@ -567,10 +573,7 @@ def _insert_native(con: duckdb.DuckDBPyConnection, catalog: Catalog, table: Tabl
                for api in table.primary_key]
     any_missing = " OR ".join(cond for cond, _ in missing)
     reasons = ", ".join(f"CASE WHEN {cond} THEN {reason} END" for cond, reason in missing)
-    stamped = {f.column for f in table.fields if f.api_name in catalog.node_stamped}
-    out_cols = ", ".join(
-        f"{'NULL' if ctx.source != 'api' and f.column in stamped else _q('f_' + f.api_name)}"
-        f" AS {_q(f.column)}" for f in table.fields)
+    out_cols = _out_columns(catalog, table, ctx, lambda f: _q("f_" + f.api_name))
     con.execute(
         f"""
         INSERT INTO {staging_name(catalog, table)} BY NAME
