@@ -100,19 +100,12 @@ async def rewritten(s: _Sync, org_map: dict[str, dict[str, Any]],
     """Check, for each unmoved organization whose check is due, that the feed row at the
     mirror's position is still one the mirror holds (an audit reset re-creates rows under an
     unchanged registry_hash): one request each. The reason for a snapshot, or None."""
-    from pipelines.sync.engine import MAX_AUDIT_PAGE
-
     due = [u for u in org_map if u in states and u not in moved(s, org_map, states)
            and s._verify_due(states[u])]
 
     async def check(uid: str) -> str | None:
         prev = states[uid]
-        size = max(1, -(-prev.audit_rows // MAX_AUDIT_PAGE))
-        number, index = (prev.audit_rows - 1) // size + 1, (prev.audit_rows - 1) % size
-        page = await get_page(s.client, s.cat.audit_endpoint, [
-            ("orgUid", uid), ("page", number), ("limit", size), ("order", "ASC")])
-        rows = list(page.records)
-        row = rows[index] if index < len(rows) else None
+        row, _ = await _row_at(s, uid, prev.audit_rows - 1)
         if (not isinstance(row, dict) or row.get("generation") != prev.generation
                 or row.get("id") not in await s.db.run(_held_ids, s, uid, prev.generation)):
             return f"organization {uid}: audit feed rewritten under the same registry_hash"
@@ -310,19 +303,27 @@ async def _feeds_grew(s: _Sync, org_map: dict[str, dict[str, Any]],
     """Whether an unmoved organization's feed has rows past the mirror's position (the node
     ingested a generation it has not published a hash for): one request each, made after
     the counts, so a feed that had not grown then has not grown at count time either."""
-    from pipelines.sync.engine import MAX_AUDIT_PAGE
-
     still = [u for u in org_map if u in states and u not in moved(s, org_map, states)]
 
     async def grew(uid: str) -> bool:
-        held = states[uid].audit_rows
-        size = max(1, -(-(held + 1) // MAX_AUDIT_PAGE))
-        number, index = held // size + 1, held % size
-        page = await get_page(s.client, s.cat.audit_endpoint, [
-            ("orgUid", uid), ("page", number), ("limit", size), ("order", "ASC")])
-        return index < len(page.records) or page.page_count > number
+        row, more = await _row_at(s, uid, states[uid].audit_rows)
+        return row is not None or more
 
     return any(await asyncio.gather(*(grew(u) for u in still)))
+
+
+async def _row_at(s: _Sync, uid: str, offset: int) -> tuple[Any, bool]:
+    """The feed row at `offset` (None past the end) and whether rows follow it, in one
+    request: the smallest page holding it whose number the node accepts (page <= 100000)."""
+    from pipelines.sync.engine import MAX_AUDIT_PAGE
+
+    size = max(1, -(-(offset + 1) // MAX_AUDIT_PAGE))
+    number, index = offset // size + 1, offset % size
+    page = await get_page(s.client, s.cat.audit_endpoint, [
+        ("orgUid", uid), ("page", number), ("limit", size), ("order", "ASC")])
+    rows = list(page.records)
+    return (rows[index] if index < len(rows) else None,
+            index + 1 < len(rows) or page.page_count > number)
 
 
 def _events(con: duckdb.DuckDBPyConnection, s: _Sync, batch: str,
