@@ -10,14 +10,16 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
+# --compile-bytecode: byte-compiled once at install, so that no process start (each dbt run,
+# each CLI call) compiles its imports again where PYTHONDONTWRITEBYTECODE is set (~2 s for dbt)
 install: $(UV)  ## create .venv from the lock file (uv.lock); --inexact keeps uv itself
-	$(UV) sync --frozen --quiet --inexact
+	$(UV) sync --frozen --quiet --inexact --compile-bytecode
 
 demo: install  ## simulator -> full sync -> dbt build -> summary (no internet), only in data/demo/
 	$(VENV)/bin/cadt-mirror demo
 
 install-dev: $(UV)  ## .venv with the benchmark extra too (the bench smoke test needs dlt)
-	$(UV) sync --frozen --quiet --inexact --extra bench
+	$(UV) sync --frozen --quiet --inexact --compile-bytecode --extra bench
 
 test: install-dev  ## the whole test suite (what CI runs); installs Chromium for the report test
 	sh scripts/ensure_chromium.sh

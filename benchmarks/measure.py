@@ -260,15 +260,5 @@ def dlt_units(workdir: Path) -> dict[str, tuple]:
     return {r[0]: tuple(_norm(v) for v in r[1:]) for r in rows}
 
 
-def dbt_build(database: Path) -> dict[str, Any]:
-    try:
-        from pipelines.transform import run_dbt
-    except ImportError as e:  # the dbt project is not there yet
-        return {"todo": f"pipelines.transform.run_dbt not importable: {e}"}
-    t0 = time.perf_counter()
-    code = run_dbt(["build"], database, capture=True)
-    return {"seconds": time.perf_counter() - t0, "exit_code": code}
-
-
 def summarize(runs: list[dict[str, Any]], key: str = "seconds") -> float:
     return median([r[key] for r in runs])

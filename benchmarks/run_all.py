@@ -19,8 +19,8 @@ from typing import Any
 
 from cadt_sim import AdminClient
 
+from . import marts, node_limits, v2_sync
 from . import measure as M
-from . import node_limits, v2_sync
 from .common import ROOT, log, machine_facts, median, simulator, tempdir
 from .limit import url_digest
 from .report import write_report
@@ -97,9 +97,8 @@ def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path
         entry["incremental"] = inc
 
         if plan.dbt:
-            log("  dbt build")
-            entry["dbt"] = M.dbt_build(db)
-            log(f"    {entry['dbt']}")
+            log("  marts: cadt-mirror build")
+            entry["marts"] = marts.run(sim.api, admin, db, org)
     _save(results)
 
 

@@ -41,21 +41,24 @@
      'unspecified', 'no data', 'missing', 'xxx')
 {%- endmacro %}
 
-{% macro is_placeholder(expr) -%}
-    coalesce({{ text_key(expr) }} in {{ placeholder_keys() }}, true)
+{#- `key`: the value's text_key when it is already computed (a column of a CTE: a model that
+    asks several questions of one value computes its text_key once). -#}
+{% macro is_placeholder(expr, key=none) -%}
+    coalesce({{ key or text_key(expr) }} in {{ placeholder_keys() }}, true)
 {%- endmacro %}
 
 {#- clean_text, and NULL for a placeholder. Keep the raw value beside it (`<column>_raw`). -#}
-{% macro null_if_placeholder(expr) -%}
-    case when {{ is_placeholder(expr) }} then null else {{ clean_text(expr) }} end
+{% macro null_if_placeholder(expr, key=none) -%}
+    case when {{ is_placeholder(expr, key) }} then null else {{ clean_text(expr) }} end
 {%- endmacro %}
 
 {#- For a staging model: '<name>, <name>' of the given columns whose value was published but is a
-    placeholder (NULL when there is none). `columns` maps the output name to the source column. -#}
-{% macro placeholder_columns(columns) -%}
+    placeholder (NULL when there is none). `columns` maps the output name to the source column;
+    `keys` (optional) maps a source column to its text_key, when computed already. -#}
+{% macro placeholder_columns(columns, keys={}) -%}
     nullif(concat_ws(', '
     {%- for name, column in columns.items() %},
-        case when {{ column }} is not null and {{ is_placeholder(column) }} then '{{ name }}' end
+        case when {{ column }} is not null and {{ is_placeholder(column, keys.get(column)) }} then '{{ name }}' end
     {%- endfor %}
     ), '')
 {%- endmacro %}

@@ -31,6 +31,10 @@
       generations  the (organization, generation) groups of audit rows the syncs wrote, and
                    every row of an organization whose history was rewritten (org, generation)
       syncs        the syncs' own rows (sync)
+      records      (a staging model of one raw table) the rows of the raw table `table` that the
+                   syncs wrote (`_sync_id`; a sync that re-reads an organization writes its
+                   rows again), the keys the change log names (inserted, updated, deleted) and
+                   every row of an organization's first snapshot of the table (key, org)
     `also`: SQL for rows the pre-hook deletes on every incremental build (the select must then
     write them again).
 
@@ -346,6 +350,19 @@
 {%- endmacro %}
 
 
+{#- Keys of the v1 raw table `table` (key column `key`) that the syncs wrote (the row's
+    `_sync_id`: also a row written again unchanged) or that the change log names (inserts,
+    updates, deletes: a deleted row is gone from the table). -#}
+{% macro changed_records_sql(plan, table, key) -%}
+    select {{ key }} from {{ _raw('cadt_v1', table) }}
+    where _sync_id in ({{ _sync_list(plan) }})
+    union all
+    select record_key from {{ _raw('cadt_mirror', 'record_changes') }}
+    where sync_id in ({{ _sync_list(plan) }}) and table_name = '{{ table }}' and op <> 'snapshot'
+      and coalesce(catalog_version, 'v1') = 'v1'
+{%- endmacro %}
+
+
 {#- Issuances that changed (or arrived with an organization's first snapshot). -#}
 {% macro changed_issuances_sql(plan) -%}
     select record_key as id from {{ _raw('cadt_mirror', 'record_changes') }}
@@ -419,9 +436,15 @@
          {%- endif %})
     {%- elif c.scope == 'syncs' -%}
         {{ c.sync }} in ({{ _sync_list(plan) }})
+    {%- elif c.scope == 'records' -%}
+        ({{ c.key }} in ({{ changed_records_sql(plan, c.table, c.key) }})
+         or {{ c.org }} in (
+            select org_uid from {{ _raw('cadt_mirror', 'record_changes') }}
+            where sync_id in ({{ _sync_list(plan) }}) and table_name = '{{ c.table }}'
+              and op = 'snapshot' and coalesce(catalog_version, 'v1') = 'v1'))
     {%- else -%}
         {{ exceptions.raise_compiler_error(model.name ~ ': meta.changes.scope must be units, '
-                                           ~ 'generations or syncs, not ' ~ c.scope) }}
+                                           ~ 'generations, syncs or records, not ' ~ c.scope) }}
     {%- endif -%}
 {%- endmacro %}
 

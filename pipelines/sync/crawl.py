@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -430,13 +431,15 @@ class AuditLog:
         if ids.null_count or gens.null_count:
             raise MalformedPage(f"an audit row at offsets {first_offset + skip}.. lacks a "
                                 "usable id/generation")
-        gen_list = gens.to_pylist()
-        self.ids.extend(ids.to_pylist())
-        self.gens.extend(gen_list)
+        # (from Arrow's buffers: a page holds a few generations and registry ids, and a Python
+        # object per row of each column would cost the event loop ≈0.4 ms a page)
+        gen_values = _int64_values(gens)
+        self.ids.frombytes(_int64_values(ids).tobytes())
+        self.gens.frombytes(gen_values.tobytes())
         k = self.spelling
-        self.roots.update(zip(gen_list, pc.struct_field(recs, k.root_hash).to_pylist(),
-                              strict=True))
-        self.registry_ids.update(pc.struct_field(recs, k.registry_id).to_pylist())
+        gens_seen, roots = _last_per_generation(gen_values, pc.struct_field(recs, k.root_hash))
+        self.roots.update(zip(gens_seen, roots, strict=True))
+        self.registry_ids.update(pc.unique(pc.struct_field(recs, k.registry_id)).to_pylist())
 
     def add(self, offset: int, r: Any) -> None:
         if not isinstance(r, dict):
@@ -450,6 +453,21 @@ class AuditLog:
         self.gens.append(gen)
         self.roots[gen] = r.get(self.spelling.root_hash)
         self.registry_ids.add(r.get(self.spelling.registry_id))
+
+
+def _int64_values(column: pa.Array) -> np.ndarray:
+    """An int64 column without nulls as a view of its buffer (`to_numpy` would import pandas,
+    about a CPU-second)."""
+    return np.frombuffer(column.buffers()[1], np.int64, len(column), column.offset * 8)
+
+
+def _last_per_generation(gens: np.ndarray, values: pa.Array) -> tuple[list[int], list[Any]]:
+    """Each generation of `gens` once, with `values` at its last row (what a dict updated row
+    by row would keep)."""
+    first_from_end = np.unique(gens[::-1], return_index=True)[1]
+    last = (len(gens) - 1 - first_from_end).astype(np.int64)
+    indices = pa.Array.from_buffers(pa.int64(), len(last), [None, pa.py_buffer(last)])
+    return gens[last].tolist(), values.take(indices).to_pylist()
 
 
 async def crawl_audit(

@@ -712,7 +712,9 @@ def _resume_backfill(con: duckdb.DuckDBPyConnection, catalog: Catalog, org_uid: 
     found = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE registry_id IS DISTINCT FROM ?) FROM {stg} "
         "WHERE _batch LIKE ? AND _batch <> ?", [registry_id, mine, batch]).fetchall()[0]
-    if not found[0] or found[1]:  # nothing, or rows of another registry store: start over
+    if not found[0]:  # nothing to resume
+        return None
+    if found[1]:  # rows of another registry store: start over
         con.execute(f"DELETE FROM {stg} WHERE _batch LIKE ? AND _batch <> ?", [mine, batch])
         return None
     con.execute(f"UPDATE {stg} SET _batch = ? WHERE _batch LIKE ?", [batch, mine])

@@ -174,16 +174,18 @@ def quarantine_events(con: duckdb.DuckDBPyConnection, catalog: Catalog, batch: s
             AND "table" IS NOT NULL AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})""",
         [batch],
     ).fetchall()]
-    n = con.execute(
-        f"""
-        INSERT INTO {MIRROR_SCHEMA}.quarantine
-        SELECT ?, now(), ?, ?, 'audit', id::VARCHAR,
-               'unknown audit table ' || "table" || ': change not applied', change
-        FROM {audit} WHERE _batch = ? AND {window} AND type IN ('INSERT', 'DELETE')
-          AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})
-        """,
-        [sync_id, catalog.version, org_uid, batch],
-    ).fetchone()[0]
+    n = 0
+    if unknown:  # (the rows of the tables just found: a second scan of the feed finds no others)
+        n = con.execute(
+            f"""
+            INSERT INTO {MIRROR_SCHEMA}.quarantine
+            SELECT ?, now(), ?, ?, 'audit', id::VARCHAR,
+                   'unknown audit table ' || "table" || ': change not applied', change
+            FROM {audit} WHERE _batch = ? AND {window} AND type IN ('INSERT', 'DELETE')
+              AND "table" NOT IN ({known}) AND "table" NOT IN ({ignored})
+            """,
+            [sync_id, catalog.version, org_uid, batch],
+        ).fetchone()[0]
     n += con.execute(
         f"""
         INSERT INTO {MIRROR_SCHEMA}.quarantine

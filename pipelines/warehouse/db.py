@@ -16,7 +16,7 @@ import duckdb
 from pipelines.config import SettingError, memory_limit
 
 DEFAULT_DB = "data/cadt.duckdb"
-DEFAULT_MEMORY_LIMIT = "384MB"
+DEFAULT_MEMORY_LIMIT = "320MB"  # RSS ≈ 255 MiB + this (docs/benchmarks.md §5)
 MARKER_TABLE = ("cadt_mirror", "sync_runs")  # a file holding it is a mirror warehouse
 
 
@@ -34,7 +34,7 @@ def database_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def memory_limit_setting() -> str:
-    """$CADT_MIRROR_MEMORY_LIMIT, validated (it ends up in SQL), else 384MB."""
+    """$CADT_MIRROR_MEMORY_LIMIT, validated (it ends up in SQL), else 320MB."""
     value = os.environ.get("CADT_MIRROR_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     return memory_limit("CADT_MIRROR_MEMORY_LIMIT", value)
 

@@ -1,10 +1,13 @@
 -- Reconciliation: every current unit record (both data models) reaches the unit-grain marts
 -- exactly once; search_index and fct_credit_balances leave superseded v1 records out.
-with counts as (
-    select 'staging (v1 + v2)' as model, count(*) as n, false as counted_only
+with staging as materialized (  -- counted once
+    select count(*) as all_records, count(*) filter (where not u.is_superseded) as counted_records
     from ({{ counted_unit_records() }}) as u
-    union all select 'staging, counted', count(*), true
-    from ({{ counted_unit_records() }}) as u where not u.is_superseded
+),
+
+counts as (
+    select 'staging (v1 + v2)' as model, all_records as n, false as counted_only from staging
+    union all select 'staging, counted', counted_records, true from staging
     union all select 'int_units_enriched', count(*), false from {{ ref('int_units_enriched') }}
     union all select 'mart_article6_units', count(*), false from {{ ref('mart_article6_units') }}
     union all select 'fct_units', count(*), false from {{ ref('fct_units') }}
