@@ -150,7 +150,7 @@ def section(scales: list[tuple[str, Any]]) -> list[str]:
     """§4 of docs/benchmarks.md."""
     out = ["## 4. Marts: `cadt-mirror build`", ""]
     w = out.append
-    w("On the mirror of §1/§3, at each scale, in this order: the first build (no marts yet: "
+    w("On the mirror of §1/§3, at the top scale, in this order: the first build (no marts yet: "
       "every model from scratch, every test), a build with nothing new, then for each kind of "
       "change the activity on the largest organization, an incremental sync and a build "
       "(incremental models take in only what the sync changed; the lighter test selection "

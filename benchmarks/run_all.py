@@ -96,7 +96,7 @@ def bench_scale(scale: float, plan: Plan, results: dict[str, Any], workdir: Path
             f"({inc['publish']['file_mb']:.0f} MiB file)")
         entry["incremental"] = inc
 
-        if plan.dbt:
+        if plan.dbt and scale == max(plan.scales):  # (the targets are the top scale's)
             log("  marts: cadt-mirror build")
             entry["marts"] = marts.run(sim.api, admin, db, org)
     _save(results)
