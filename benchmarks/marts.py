@@ -10,11 +10,17 @@ parses the project partially as it does for a user. What each build did to the i
 read back from the warehouse's own bookkeeping (`cadt_build.model_refreshes`: one row per model
 a build refreshed, 'full' or 'incremental', with the rows it wrote), so a refresh that quietly
 fell back to a full rebuild shows in the table.
+
+    python -m benchmarks.marts [--scale 1000] [--warehouse SYNCED.duckdb]   # §4 by itself
+
+(run_all also measures it at its top scale; a run of this module takes precedence in the report).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -108,9 +114,18 @@ def _query(database: Path, sql: str, params: list[Any] | None = None) -> list[tu
         con.close()
 
 
-def summary_rows(scales: list[tuple[str, Any]]) -> list[str]:
+def _runs(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(scale, builds) measured: by this benchmark's own run (key `marts`), else by run_all's
+    scales."""
+    own = results.get("marts")
+    if own:
+        return [(f"{own['scale']:g}", own["runs"])]
+    return [(k, e["marts"]) for k, e in results.get("scales", {}).items() if e.get("marts")]
+
+
+def summary_rows(results: dict[str, Any]) -> list[str]:
     """The Summary's §4 lines: the targets at the top scale."""
-    runs = [(k, e["marts"]) for k, e in scales if e.get("marts")]
+    runs = _runs(results)
     if not runs:
         return ["| 4 | marts: full build ≤ 20 s, k = 1,000 refresh ≤ 5 s at the top scale | "
                 "not run | not measured |"]
@@ -146,11 +161,18 @@ def _all(m: dict[str, Any]) -> list[dict[str, Any]]:
     return [m["first"], m["no_change"], *m["k"], m["full_refresh"]]
 
 
-def section(scales: list[tuple[str, Any]]) -> list[str]:
+def section(results: dict[str, Any]) -> list[str]:
     """§4 of docs/benchmarks.md."""
     out = ["## 4. Marts: `cadt-mirror build`", ""]
     w = out.append
-    w("On the mirror of §1/§3, at the top scale, in this order: the first build (no marts yet: "
+    own = results.get("marts")
+    if own:
+        w(f"Measured by `python -m benchmarks.marts --scale {own['scale']:g}` (its own run, "
+          f"started {own.get('started', '?')}, commit {own.get('commit', '?')}; the mirror: "
+          f"{own.get('mirror', '?')}).")
+        w("")
+    w(("On that mirror" if own else "On the mirror of §1/§3, at the top scale")
+      + ", in this order: the first build (no marts yet: "
       "every model from scratch, every test), a build with nothing new, then for each kind of "
       "change the activity on the largest organization, an incremental sync and a build "
       "(incremental models take in only what the sync changed; the lighter test selection "
@@ -166,10 +188,7 @@ def section(scales: list[tuple[str, Any]]) -> list[str]:
     w("")
     w("| scale | build | time | dbt | exit | models: incremental / full | rows written |")
     w("|---|---|---|---|---|---|---|")
-    for k, e in scales:
-        m = e.get("marts")
-        if not m:
-            continue
+    for k, m in _runs(results):
         named = [("first build", m["first"]), ("nothing new", m["no_change"]),
                  *((f"k = {r['k']:,} {r['label']}", r) for r in m["k"]),
                  ("full rebuild", m["full_refresh"])]
@@ -180,3 +199,59 @@ def section(scales: list[tuple[str, Any]]) -> list[str]:
               f"{ref['incremental']} / {ref['full']} | {ref['rows']:,} |")
     w("")
     return out
+
+
+def standalone(scale: float, warehouse: Path | None = None) -> dict[str, Any]:
+    """§4 by itself: a simulator at `scale` (seed 1), its mirror (a full sync, or a copy of
+    `warehouse`: a mirror already synced from that simulator and never built), the builds."""
+    from .common import simulator, tempdir
+    from .measure import incremental_sync, largest_org
+    from .node_limits import _commit
+
+    out: dict[str, Any] = {"scale": scale, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                           "commit": _commit()}
+    with simulator(scale) as sim, tempdir() as work:
+        admin = AdminClient(sim.url)
+        db = work / "mirror.duckdb"
+        if warehouse is not None:
+            shutil.copyfile(warehouse, db)
+            _mirrors(db, sim.api)
+            out["mirror"] = f"a copy of a mirror synced from the same simulator ({warehouse.name})"
+        else:
+            out["mirror"] = f"a full sync, {incremental_sync(sim.api, db)['seconds']:.1f} s"
+        log(f"== marts at scale {scale:g} ({out['mirror']})")
+        out["runs"] = run(sim.api, admin, db, largest_org(admin))
+    return out
+
+
+def _mirrors(database: Path, api: str) -> None:
+    """The copy mirrors this simulator: the same seed and scale serve the same data as the one
+    it was synced from, on another port (the sync refuses a node other than the recorded one)."""
+    import duckdb
+
+    from pipelines.warehouse.state import NODE, node_root
+
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(f"UPDATE {NODE} SET api_url = ?", [node_root(api)])
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .common import ROOT
+    from .node_limits import save_section
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=1000)
+    ap.add_argument("--warehouse", type=Path,
+                    help="start from a copy of this mirror (synced from `cadt-sim serve "
+                         "--scale SCALE --seed 1`, never built) instead of a full sync")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    a = ap.parse_args(argv)
+    save_section("marts", standalone(a.scale, a.warehouse), a.out)
+
+
+if __name__ == "__main__":
+    main()

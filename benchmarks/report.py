@@ -67,6 +67,7 @@ def _scale_sort(d: dict[str, Any]) -> list[tuple[str, Any]]:
 def render(r: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
     """The page for results `r`; with `compare` (an older run's results), §1's CPU breakdown
     shows that run as *before* beside this one as *after*."""
+    compare = compare or r.get("compared_with")  # (run_all --compare keeps it with the results)
     r, compare = _upgrade(r), _upgrade(compare) if compare else None
     scales = _scale_sort(r.get("scales", {}))
     dlt = _scale_sort(r.get("dlt", {}))
@@ -136,7 +137,7 @@ def render(r: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
           f"≤ {sec:.2f} s | " + _verdict(req <= 2 and sec < 1) + " |")
         w("| 3 | incremental cost grows with k, not with size | see §3 | "
           + _k_verdict(scales) + " |")
-    out.extend(marts.summary_rows(scales))
+    out.extend(marts.summary_rows(r))
     if scales:
         k, top = scales[-1]
         rss = max((x.get("peak_rss_mb", 0) for x in top.get("full_sync", [])), default=None)
@@ -265,7 +266,7 @@ def render(r: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
     w("")
 
     # ---- 4 ----------------------------------------------------------------------------------
-    out.extend(marts.section(scales))
+    out.extend(marts.section(r))
 
     # ---- 5 ----------------------------------------------------------------------------------
     w("## 5. Memory")
@@ -421,7 +422,7 @@ STAGE_INTRO = (
 
 def _stage_runs(r: dict[str, Any], compare: dict[str, Any] | None) -> list[tuple[str, Any]]:
     if compare is None:
-        return [("before (this run)", r)]
+        return [("this run", r)]
     when = f"{compare.get('started', '?')}, commit {compare.get('machine', {}).get('git commit', '?')}"
     return [(f"before (run of {when})", compare), ("after (this run)", r)]
 
@@ -623,8 +624,8 @@ takes the general path as Python objects), plus 16 bytes per audit row for the f
 DuckDB is capped by `memory_limit` (320 MB by default, `CADT_MIRROR_MEMORY_LIMIT`) and spills the
 staged rows of a large snapshot to `<warehouse>.tmp/`; the process peak follows the cap (about
 255 MiB plus the cap at scale 300: 638–649 MiB with 384 MB, 527–530 MiB with 256 MB, for about
-9 % more CPU, measured A/B in this session's development), which is why the default went from
-384 MB to 320 MB. Before the cap DuckDB kept everything it
+9 % more CPU, measured A/B while developing), which is why the default is 320 MB since commit
+9560f79 (384 MB before it: see the commit in *Machine*). Before the cap DuckDB kept everything it
 touched (its default is 80 % of RAM), which made the peak grow with the source (4.9 GB at scale
 1000 in the first run of this page)."""
 
@@ -641,7 +642,12 @@ page in ≈3.3 ms and a 1000-row audit page in ≈2 ms)."""
 
 MISSING = """- dlt at scales above 100 (its default loader takes minutes there; the trend is in §2), and
   dlt with `parallelized: true` resources.
-- Marts figures depend on the dbt project as it is at the measured commit.
+- Marts figures depend on the dbt project as it is at the measured commit. A refresh has a
+  floor: dbt's start-up (about 5 s here) and its per-node work over the ~200 models and tests of
+  `incremental_refresh` (the "nothing new" row), whatever k is; the k = 1,000 targets need
+  fewer nodes per refresh, not faster SQL.
+- A section measured by its own run (§4, §7, §8 name theirs) can be newer than the rest of the
+  page: check the commits before comparing across sections.
 - The correctness table compares units only (projects and child tables are covered by the
   exactness tests in `tests/mirror/`).
 - Benchmarks on a machine with more cores (the ratios in §1 are 2-core figures; the DuckDB

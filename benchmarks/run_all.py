@@ -215,6 +215,13 @@ def _save(results: dict[str, Any]) -> None:
         _RESULTS_FILE[0].write_text(json.dumps(results, indent=1, default=str))
 
 
+def compared_with(old: dict[str, Any]) -> dict[str, Any]:
+    """What the report's before column needs of an older run: when, where, its stage CPU."""
+    return {"started": old.get("started"), "machine": old.get("machine", {}),
+            "scales": {k: {key: e[key] for key in ("stages", "limit", "recorded") if key in e}
+                       for k, e in old.get("scales", {}).items()}}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -275,8 +282,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results["total_s"] = time.perf_counter() - t0
     _save(results)
     log(f"done in {results['total_s'] / 60:.1f} min; raw results in {json_path}")
+    if a.compare:  # kept with the results: a later re-render (a section's own run) shows it too
+        results["compared_with"] = compared_with(json.loads(a.compare.read_text()))
+        _save(results)
     if out is not None:
-        write_report(results, out, json.loads(a.compare.read_text()) if a.compare else None)
+        write_report(results, out)
         log(f"report: {out}")
     return results
 
