@@ -3,13 +3,13 @@ syncs that changed k units, a build with nothing new, and a full rebuild (issue 
 
 Each build is what `cadt-mirror build` runs (`pipelines.dbt_build.run_build`: dbt in a child
 process, its start-up included, and the build's record in the warehouse), timed by wall clock,
-without the serving-copy refresh `cadt-mirror build` does next (§3 times that); dbt's own elapsed time (its run_results.json, which
-leaves out the Python start-up, the project parse and `cadt-mirror`'s bookkeeping) is kept
+without the serving-copy refresh that `cadt-mirror build` does next (§3 times that). dbt's own
+elapsed time (its run_results.json: without the Python start-up and the project parse) is kept
 beside it. The dbt target directory is one per warehouse, kept between its builds, so that dbt
-parses the project partially as it does for a user. What each build did to the incremental models is
-read back from the warehouse's own bookkeeping (`cadt_build.model_refreshes`: one row per model
-a build refreshed, 'full' or 'incremental', with the rows it wrote), so a refresh that quietly
-fell back to a full rebuild shows in the table.
+parses the project partially, as it does for a user. What each build did to the incremental
+models is read back from the warehouse's own bookkeeping (`cadt_build.model_refreshes`: one row
+per model a build refreshed, 'full' or 'incremental', with the rows it wrote), so a refresh that
+quietly fell back to a full rebuild shows in the table.
 
     python -m benchmarks.marts [--scale 1000] [--warehouse SYNCED.duckdb]   # §4 by itself
 
