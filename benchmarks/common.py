@@ -27,6 +27,13 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def verdict(ok: bool | None, detail: str = "") -> str:
+    """A report's verdict cell: pass, miss or not measured, with what it is based on."""
+    if ok is None:
+        return "not measured"
+    return ("**pass**" if ok else "**miss**") + (f" ({detail})" if detail else "")
+
+
 @dataclass
 class SimProcess:
     url: str

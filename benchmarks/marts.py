@@ -27,7 +27,7 @@ from typing import Any
 
 from cadt_sim import AdminClient
 
-from .common import log
+from .common import log, verdict
 
 # (activity kind, label, k): the changes a refresh is measured after
 WORK = (("edit_units", "edited units", 10), ("edit_units", "edited units", 1000),
@@ -81,8 +81,7 @@ def run(sim_api: str, admin: AdminClient, database: Path, org: str) -> dict[str,
 
 def _line(r: dict[str, Any]) -> str:
     ref = r["refreshed"]
-    dbt_s = "–" if r.get("dbt_seconds") is None else f"{r['dbt_seconds']:.1f} s"
-    return (f"{r['seconds']:.1f} s (dbt {dbt_s}), exit {r['exit_code']}, models: {ref['incremental']} "
+    return (f"{r['seconds']:.1f} s (dbt {_dbt_time(r)}), exit {r['exit_code']}, models: {ref['incremental']} "
             f"incremental / {ref['full']} full, {ref['rows']:,} rows written")
 
 
@@ -154,7 +153,11 @@ def summary_rows(results: dict[str, Any]) -> list[str]:
 
 
 def _verdict(ok: bool, measured: float, target: float) -> str:
-    return ("**pass**" if ok else "**miss**") + f" ({measured / target:.2f}× the budget)"
+    return verdict(ok, f"{measured / target:.2f}× the budget")
+
+
+def _dbt_time(r: dict[str, Any]) -> str:
+    return "–" if r.get("dbt_seconds") is None else f"{r['dbt_seconds']:.1f} s"
 
 
 def _all(m: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,8 +197,7 @@ def section(results: dict[str, Any]) -> list[str]:
                  ("full rebuild", m["full_refresh"])]
         for name, r in named:
             ref = r["refreshed"]
-            dbt_s = "–" if r.get("dbt_seconds") is None else f"{r['dbt_seconds']:.1f} s"
-            w(f"| {k} | {name} | {r['seconds']:.1f} s | {dbt_s} | {r['exit_code']} | "
+            w(f"| {k} | {name} | {r['seconds']:.1f} s | {_dbt_time(r)} | {r['exit_code']} | "
               f"{ref['incremental']} / {ref['full']} | {ref['rows']:,} |")
     w("")
     return out

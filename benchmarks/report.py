@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import marts
+from .common import verdict as _verdict
 from .stages import STAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,12 +26,6 @@ def _med(xs: list[float]) -> float | None:
 
 def _f(x: float | None, fmt: str = ".2f", unit: str = "") -> str:
     return "–" if x is None else f"{x:{fmt}}{unit}"
-
-
-def _verdict(ok: bool | None, detail: str = "") -> str:
-    if ok is None:
-        return "not measured"
-    return ("**pass**" if ok else "**miss**") + (f" ({detail})" if detail else "")
 
 
 def _upgrade(r: dict[str, Any]) -> dict[str, Any]:
