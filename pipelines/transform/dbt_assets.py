@@ -11,7 +11,9 @@
 - `dbt_resource(database)`: the `DbtCliResource` pointing at dbt_project/ with CADT_MIRROR_DB set.
 """
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,17 +86,25 @@ def prepare_manifest(
     """Make sure a manifest exists (runs `dbt parse` when it is missing or `force`).
 
     Default location: dbt_project/target/manifest.json; `target_path` puts it elsewhere.
+    Safe when several processes start at once (test workers, the webserver and the daemon):
+    one parses under a lock while the others wait, and the manifest appears by an atomic
+    rename, so no reader ever sees half a file.
     """
-    manifest = (Path(target_path) if target_path else MANIFEST_PATH.parent) / "manifest.json"
-    if force or not manifest.exists():
-        code = run_dbt(
-            ["parse", "--quiet"],
-            database or DEFAULT_DATABASE,
-            capture=True,
-            target_path=target_path,
-        )
-        if code != 0 or not manifest.exists():
-            raise RuntimeError(f"dbt parse failed (exit {code}); no manifest at {manifest}")
+    directory = Path(target_path) if target_path else MANIFEST_PATH.parent
+    manifest = directory / "manifest.json"
+    if manifest.exists() and not force:
+        return manifest
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if force or not manifest.exists():
+            with tempfile.TemporaryDirectory(prefix=".parse-", dir=directory) as scratch:
+                code = run_dbt(["parse", "--quiet"], database or DEFAULT_DATABASE,
+                               capture=True, target_path=scratch)
+                parsed = Path(scratch) / "manifest.json"
+                if code != 0 or not parsed.exists():
+                    raise RuntimeError(f"dbt parse failed (exit {code}); no manifest for {manifest}")
+                os.replace(parsed, manifest)
     return manifest
 
 

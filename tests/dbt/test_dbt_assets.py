@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -80,3 +82,17 @@ def test_every_dbt_test_is_an_asset_check_singular_ones_on_their_model(target):
     # models follow the raw tables by automation; seeds change with the code only
     assert {s.group_name == "seeds" for s in specs.values() if s.automation_condition} == {False}
     assert all(s.automation_condition for s in specs.values() if s.group_name != "seeds")
+
+
+def test_processes_starting_together_all_read_one_whole_manifest(tmp_path):
+    """Two test workers (or the webserver and the daemon) load the definitions at once on a
+    fresh clone: each must read a whole manifest, never one another process is writing."""
+    code = ("import json, sys; from pipelines.transform.dbt_assets import prepare_manifest; "
+            "print(len(json.loads(prepare_manifest(target_path=sys.argv[1]).read_bytes())))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outputs = [p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in outputs]
+    assert len({out for out, _ in outputs}) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".manifest.lock", "manifest.json"]
