@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 POINTS = ("response", "page_landed", "exploded", "before_commit", "mid_commit", "after_commit",
           "between_models")  # (the last: after one data model's sync, before the next one's)
@@ -45,5 +46,10 @@ def release() -> None:
 
 
 def _pause(point: str) -> None:
+    """Wait for `release`, in short waits: a process signal may be delivered to any thread, and
+    then nothing interrupts a wait on the main thread, where Python runs the signal handler
+    (the one that releases the pause) only between two waits."""
     os.write(2, f"crashpoint {point}:{_n} paused\n".encode())
-    _released.wait(PAUSE_LIMIT)
+    deadline = time.monotonic() + PAUSE_LIMIT
+    while not _released.wait(0.05) and time.monotonic() < deadline:
+        pass
