@@ -54,7 +54,8 @@ def build(database: Path, *args: str) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     dbt_s = json.loads(results.read_text())["elapsed_time"] if results.exists() else None
     return {"seconds": seconds, "dbt_seconds": dbt_s, "exit_code": outcome.code,
-            "summary": outcome.summary, "refreshed": _refreshed(database, since)}
+            "summary": outcome.summary, "refreshed": _refreshed(database, since),
+            "dbt_skipped": outcome.skipped is not None}
 
 
 def run(sim_api: str, admin: AdminClient, database: Path, org: str) -> dict[str, Any]:
@@ -157,6 +158,8 @@ def _verdict(ok: bool, measured: float, target: float) -> str:
 
 
 def _dbt_time(r: dict[str, Any]) -> str:
+    if r.get("dbt_skipped"):
+        return "not run (marts current)"
     return "–" if r.get("dbt_seconds") is None else f"{r['dbt_seconds']:.1f} s"
 
 
@@ -185,7 +188,9 @@ def section(results: dict[str, Any]) -> list[str]:
       "the build did to the incremental models (`cadt_build.model_refreshes`): how many "
       "refreshed incrementally / in full, and the rows they wrote. That a refresh gives the "
       "same marts as a full rebuild is proved by `tests/dbt/test_incremental_marts.py`, not "
-      "here. *dbt* is dbt's own elapsed time (`run_results.json`): the wall time less dbt's "
+      "here. With nothing new since the last build (no sync changed a raw table, the same dbt "
+      "project and arguments: `cadt_mirror.marts_builds`), `cadt-mirror build` runs no dbt. "
+      "*dbt* is dbt's own elapsed time (`run_results.json`): the wall time less dbt's "
       "Python start-up (several seconds on this machine, whatever the build does) and the "
       "project parse.")
     w("")

@@ -25,6 +25,7 @@ from rich.markup import escape
 
 from pipelines import config
 from pipelines.transform._runner import dbt_args, dbt_env, dbt_executable
+from pipelines.transform.fingerprint import project_digest
 from pipelines.warehouse import builds
 from pipelines.warehouse.db import WarehouseBusyError, connect, database_path, ensure_mirror
 
@@ -45,6 +46,7 @@ class BuildOutcome:
     finished_at: datetime | None = None
     summary: str | None = None  # dbt's "Done. PASS=… WARN=… ERROR=…" line
     warnings: int = 0
+    skipped: builds.MartsBuild | None = None  # dbt not run: the marts are this build's, current
 
     @property
     def ok(self) -> bool:
@@ -52,6 +54,10 @@ class BuildOutcome:
 
     def line(self) -> str:
         """dbt's totals, how long it took, and how many tests warned."""
+        if self.skipped is not None:
+            return (f"nothing to build: no sync changed a raw table and the dbt project is the "
+                    f"same since {self.skipped.describe()}, so the marts are current "
+                    "(--full-refresh or --all-tests runs dbt anyway)")
         took = ((self.finished_at or datetime.now(UTC)) - self.started_at).total_seconds()
         warned = f"; {self.warnings} tests warn (-v shows them)" if self.warnings else ""
         return f"{self.summary or f'dbt exited {self.code}'} in {took:.1f} s{warned}"
@@ -83,6 +89,12 @@ def dbt_build_args(select: Sequence[str] = (), exclude: Sequence[str] = (),
     return [*args, *(a for a in extra if a != "--")]
 
 
+def _plain_build(args: Sequence[str]) -> bool:
+    """`dbt build` of the whole project, not from scratch (no --full-refresh, no selection)."""
+    return bool(args) and args[0] == "build" and "--full-refresh" not in args and not any(
+        a.split("=", 1)[0] in SELECTING for a in args)
+
+
 def refresh_args(db: Path, args: Sequence[str]) -> list[str]:
     """`args` for dbt, with the selector `incremental_refresh` (dbt_project/selectors.yml) when
     the build is an incremental refresh: a plain `dbt build` (no --full-refresh, no selection of
@@ -91,8 +103,7 @@ def refresh_args(db: Path, args: Sequence[str]) -> list[str]:
     tests, the singular tests and the tests of the unit-level models run on full builds (a first
     build, `--full-refresh`, `--all-tests`) and in CI."""
     args = list(args)
-    if (not args or args[0] != "build" or "--full-refresh" in args
-            or any(a.split("=", 1)[0] in SELECTING for a in args)):
+    if not _plain_build(args):
         return args
     con = connect(db, read_only=True)
     try:
@@ -129,6 +140,9 @@ def run_build(db: Path, args: list[str], console: Console, *, verbose: bool = Fa
               gens: dict[str, int] | None = None, all_tests: bool = False) -> BuildOutcome:
     """Run `dbt <args>` (a build) over `db`, print as asked, and record it in the warehouse.
     An incremental refresh runs the lighter tests only (`refresh_args`) unless `all_tests`."""
+    digest = project_digest()
+    if not all_tests and (unchanged := _unchanged(db, args, digest)) is not None:
+        return BuildOutcome(code=0, skipped=unchanged)
     out = BuildOutcome(code=2)
     # (the selector leaves out tests only: recorded as the build asked, of every mart)
     run_args = args if all_tests else refresh_args(db, args)
@@ -150,7 +164,7 @@ def run_build(db: Path, args: list[str], console: Console, *, verbose: bool = Fa
             proc.terminate()
             proc.wait()
         out.finished_at = datetime.now(UTC)
-        _record(db, out, args, gens or {})
+        _record(db, out, args, gens or {}, digest)
     if not out.ok and not verbose:
         for line in [*tail, *plain[-40:]]:
             console.print(line, markup=False, highlight=False)
@@ -184,7 +198,24 @@ def _take(line: str, out: BuildOutcome, console: Console, verbose: bool, plain: 
         console.print(msg, markup=False, highlight=False)
 
 
-def _record(db: Path, out: BuildOutcome, args: list[str], gens: dict[str, int]) -> None:
+def _unchanged(db: Path, args: list[str], digest: str) -> builds.MartsBuild | None:
+    """The last build, when `args` would only repeat it: a plain `dbt build` (no
+    --full-refresh, no node selection) over raw tables and a project both as that build found
+    them (`builds.unchanged_since`)."""
+    if not _plain_build(args):
+        return None
+    try:
+        con = connect(db, read_only=True)
+    except WarehouseBusyError:  # a sync is writing: build (and wait) as before
+        return None
+    try:
+        return builds.unchanged_since(con, args, digest)
+    finally:
+        con.close()
+
+
+def _record(db: Path, out: BuildOutcome, args: list[str], gens: dict[str, int],
+            digest: str) -> None:
     selecting = any(a.split("=", 1)[0] in SELECTING for a in args)
     try:
         con = connect(db)
@@ -194,7 +225,7 @@ def _record(db: Path, out: BuildOutcome, args: list[str], gens: dict[str, int]) 
         builds.record_build(con, invocation_id=out.invocation_id, started_at=out.started_at,
                             finished_at=out.finished_at or datetime.now(UTC), ok=out.ok,
                             selection=" ".join(args[1:]) if selecting else None, dbt_args=args,
-                            gens=gens)
+                            gens=gens, project_digest=digest)
     finally:
         con.close()
 
@@ -222,7 +253,15 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
         console.print(escape(outcome.line()), soft_wrap=True)
     if not outcome.ok:
         return EXIT_FAILED
-    from pipelines.warehouse.publish import publish_file
+    from pipelines.warehouse.publish import publish_file, read_published, serving_path
 
+    serving = serving_path(db)
+    if outcome.skipped is not None and serving.exists():
+        published = read_published(serving) or {}
+        built = outcome.skipped.invocation_id
+        if built is not None and published.get("marts_invocation_id") == built:
+            console.print(f"the serving copy {escape(str(serving))} already holds these marts "
+                          f"(snapshot {published['snapshot_id']})", soft_wrap=True)
+            return EXIT_OK
     print_published(publish_file(db, by="cadt-mirror build"), console)
     return EXIT_OK

@@ -21,8 +21,10 @@ BUILDS = "cadt_mirror.marts_builds"
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS {BUILDS} (
     invocation_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, status VARCHAR,
-    selection VARCHAR, dbt_args VARCHAR, generations JSON
+    selection VARCHAR, dbt_args VARCHAR, generations JSON, project_digest VARCHAR
 )"""
+# (a warehouse from before the digest: its builds have none, so none of them counts as unchanged)
+_MIGRATE = f"ALTER TABLE {BUILDS} ADD COLUMN IF NOT EXISTS project_digest VARCHAR"
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,15 @@ def raw_changed_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
 def record_build(con: duckdb.DuckDBPyConnection, *, invocation_id: str | None,
                  started_at: datetime, finished_at: datetime, ok: bool,
                  selection: str | None, dbt_args: list[str],
-                 gens: dict[str, int]) -> None:
-    """One row per build; `selection` None means the whole project was built."""
+                 gens: dict[str, int], project_digest: str | None = None) -> None:
+    """One row per build; `selection` None means the whole project was built;
+    `project_digest`: `pipelines.transform.fingerprint.project_digest()` as the build ran."""
     con.execute(_DDL)
-    con.execute(f"INSERT INTO {BUILDS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute(_MIGRATE)
+    con.execute(f"INSERT INTO {BUILDS} (invocation_id, started_at, finished_at, status, "
+                "selection, dbt_args, generations, project_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [invocation_id, started_at, finished_at, "success" if ok else "error", selection,
-                 json.dumps(dbt_args), json.dumps(gens)])
+                 json.dumps(dbt_args), json.dumps(gens), project_digest])
 
 
 def current_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
@@ -81,3 +86,24 @@ def current_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
                 return None
             return MartsBuild(invocation_id, started_at, finished_at, "cadt-mirror build")
     return None
+
+
+def unchanged_since(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
+                    project_digest: str) -> MartsBuild | None:
+    """The build the marts are of (`current_build`) when a build with `dbt_args` would only
+    repeat it: no sync changed a raw table since it started, it ran the same project
+    (`project_digest`) with the same arguments, apart from a `--full-refresh` it had."""
+    build = current_build(con)
+    if build is None:
+        return None
+    try:
+        row = con.execute(f"SELECT dbt_args, project_digest FROM {BUILDS} WHERE started_at = ? "
+                          "AND invocation_id IS NOT DISTINCT FROM ? AND selection IS NULL "
+                          "AND status = 'success'", [build.started_at, build.invocation_id]
+                          ).fetchone()
+    except duckdb.BinderException:  # recorded before builds had a digest
+        return None
+    if row is None or row[1] != project_digest:
+        return None
+    then = [a for a in json.loads(row[0]) if a != "--full-refresh"]
+    return build if then == list(dbt_args) else None

@@ -63,7 +63,7 @@ Mirror bookkeeping, schema `{MIRROR_SCHEMA}`:
 | `http_cache` | URL whose ETag lets the next sync ask `If-None-Match` |
 | `node` | the CADT node this warehouse mirrors (URL, governance body, data-model and API version) |
 | `demo` | present only in a warehouse `cadt-mirror demo` made (the only kind it overwrites) |
-| `marts_builds` | `cadt-mirror build` / `run`: dbt invocation id, start, end, status, selection; tells a publish whether the marts belong to the raw tables |
+| `marts_builds` | `cadt-mirror build` / `run`: dbt invocation id, start, end, status, selection, arguments, digest of the dbt project; tells a publish whether the marts belong to the raw tables, and a build whether it has anything to do |
 | `published` | only in a serving copy: the snapshot's id, time, node, generation per organization (JSON), contents (`raw + marts` / `raw only`) and marts build |
 
 Run statuses in `sync_runs`: `running`, `success`, `partial` (some organizations failed),

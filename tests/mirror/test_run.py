@@ -240,3 +240,20 @@ def test_the_python_recipes_of_docs_bi_work_on_the_serving_copy(mirror):
     assert len(ran[0]["frame_pl"]) == len(ran[0]["frame_pd"]) > 0
     assert ran[0]["published"][1] == RAW_AND_MARTS
     assert ran[1]["projects"].height > 0 and len(ran[1]["retirements"]) > 0
+
+
+def test_build_with_nothing_new_skips_dbt_and_keeps_the_snapshot(mirror):
+    """No sync changed a raw table since the run's build, and the project is the same: the marts
+    are current, so `cadt-mirror build` runs no dbt, records no build, publishes nothing."""
+    before = read_published(serving_path(mirror.db))["snapshot_id"]
+    count = "SELECT count(*) FROM cadt_mirror.marts_builds"
+    builds_before = _scalar(mirror.db, count)
+    proc = mirror.run("build")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "nothing to build" in proc.stdout and "Done. PASS=" not in proc.stdout, proc.stdout
+    assert "already holds these marts" in proc.stdout, proc.stdout
+    assert _scalar(mirror.db, count) == builds_before
+    assert read_published(serving_path(mirror.db))["snapshot_id"] == before
+    forced = mirror.run("build", "--all-tests")  # asked for the tests: dbt runs
+    assert forced.returncode == 0 and "Done. PASS=" in forced.stdout, forced.stdout
+    assert _scalar(mirror.db, count) == builds_before + 1
