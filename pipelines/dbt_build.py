@@ -95,13 +95,23 @@ def _plain_build(args: Sequence[str]) -> bool:
         a.split("=", 1)[0] in SELECTING for a in args)
 
 
-def refresh_args(db: Path, args: Sequence[str]) -> list[str]:
-    """`args` for dbt, with the selector `incremental_refresh` (dbt_project/selectors.yml) when
-    the build is an incremental refresh: a plain `dbt build` (no --full-refresh, no selection of
-    nodes) over a warehouse whose marts were built before. Such a build then runs every model and
-    seed, but only the tests whose cost does not grow with the number of unit records: the unit
-    tests, the singular tests and the tests of the unit-level models run on full builds (a first
-    build, `--full-refresh`, `--all-tests`) and in CI."""
+# The selector incremental_refresh (dbt_project/selectors.yml) spelt as --exclude, to go with a
+# --select of what changed (dbt 1.11 cannot combine --selector with --select); a test checks
+# that both choose the same nodes.
+REFRESH_EXCLUDE = ("resource_type:unit_test", "test_type:singular", "resource_type:test,tag:unit_level")
+
+
+def refresh_args(db: Path, args: Sequence[str], digest: str | None = None) -> list[str]:
+    """`args` for dbt, with the lighter tests of an incremental refresh when the build is one:
+    a plain `dbt build` (no --full-refresh, no selection of nodes) over a warehouse whose marts
+    were built before. Such a build runs the unit tests, the singular tests and the tests of
+    the unit-level models only on full builds (a first build, `--full-refresh`, `--all-tests`)
+    and in CI (the selector `incremental_refresh`, dbt_project/selectors.yml).
+
+    When the last complete build ran this project (`digest`) with these arguments, the build
+    also leaves out what no sync since then can have changed: it selects the nodes downstream
+    of the raw tables those syncs changed, of the change log, and the incremental models (each
+    takes in a sync only once those upstream of it have)."""
     args = list(args)
     if not _plain_build(args):
         return args
@@ -112,9 +122,32 @@ def refresh_args(db: Path, args: Sequence[str]) -> list[str]:
         if built:
             built = con.execute("SELECT count(*) > 0 FROM cadt_build.consumed_syncs"
                                 ).fetchone()[0]
+        changed = (builds.changed_since_last_build(con, args, digest)
+                   if built and digest else None)
     finally:
         con.close()
-    return [*args, "--selector", "incremental_refresh"] if built else args
+    if not built:
+        return args
+    sources = _sources(changed) if changed is not None else None
+    if sources is None:
+        return [*args, "--selector", "incremental_refresh"]
+    return [*args, "--select", *sources, "source:cadt_mirror+", "config.materialized:incremental",
+            "--exclude", *REFRESH_EXCLUDE]
+
+
+def _sources(changed: set[tuple[str, str]]) -> list[str] | None:
+    """dbt selection of what is downstream of each changed raw table (the sources are the
+    catalogues' tables: pipelines/transform/sources_yaml.py); None for a table no catalogue
+    declares (then nothing is left out)."""
+    from pipelines.sync.data_models import CATALOGS
+
+    out = []
+    for model, table in sorted(changed):
+        catalog = CATALOGS.get(model)
+        if catalog is None or table not in {t.name for t in catalog.tables}:
+            return None
+        out.append(f"source:cadt_{catalog.version}.{table}+")
+    return out
 
 
 def check_synced(db: Path) -> dict[str, int]:
@@ -145,7 +178,7 @@ def run_build(db: Path, args: list[str], console: Console, *, verbose: bool = Fa
         return BuildOutcome(code=0, skipped=unchanged)
     out = BuildOutcome(code=2)
     # (the selector leaves out tests only: recorded as the build asked, of every mart)
-    run_args = args if all_tests else refresh_args(db, args)
+    run_args = args if all_tests else refresh_args(db, args, digest)
     # JSON events on stdout, to read; dbt's usual text in logs/dbt.log
     cmd = [dbt_executable(),
            *dbt_args([*run_args, "--log-format", "json", "--log-format-file", "debug"])]

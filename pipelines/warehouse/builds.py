@@ -69,8 +69,9 @@ def record_build(con: duckdb.DuckDBPyConnection, *, invocation_id: str | None,
                  json.dumps(dbt_args), json.dumps(gens), project_digest])
 
 
-def current_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
-    """The build the marts are of, when they belong to the raw tables as they are now."""
+def _last_complete_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
+    """The last successful build of the whole project, unless a build failed after it (the
+    marts are then partly of that failed build)."""
     try:
         rows = con.execute(
             f"SELECT invocation_id, started_at, finished_at, status, selection FROM {BUILDS} "
@@ -79,31 +80,54 @@ def current_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
         return None
     for invocation_id, started_at, finished_at, status, selection in rows:
         if status != "success":
-            return None  # the marts are partly of this failed build
+            return None
         if selection is None:
-            changed = raw_changed_at(con)
-            if changed is not None and started_at < changed:
-                return None
             return MartsBuild(invocation_id, started_at, finished_at, "cadt-mirror build")
     return None
 
 
-def unchanged_since(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
-                    project_digest: str) -> MartsBuild | None:
-    """The build the marts are of (`current_build`) when a build with `dbt_args` would only
-    repeat it: no sync changed a raw table since it started, it ran the same project
-    (`project_digest`) with the same arguments, apart from a `--full-refresh` it had."""
-    build = current_build(con)
+def current_build(con: duckdb.DuckDBPyConnection) -> MartsBuild | None:
+    """The build the marts are of, when they belong to the raw tables as they are now."""
+    build = _last_complete_build(con)
     if build is None:
         return None
+    changed = raw_changed_at(con)
+    return None if changed is not None and build.started_at < changed else build
+
+
+def _same_project(con: duckdb.DuckDBPyConnection, build: MartsBuild, dbt_args: list[str],
+                  project_digest: str) -> bool:
+    """`build` ran the project `project_digest` with `dbt_args` (apart from a --full-refresh)."""
     try:
         row = con.execute(f"SELECT dbt_args, project_digest FROM {BUILDS} WHERE started_at = ? "
                           "AND invocation_id IS NOT DISTINCT FROM ? AND selection IS NULL "
                           "AND status = 'success'", [build.started_at, build.invocation_id]
                           ).fetchone()
     except duckdb.BinderException:  # recorded before builds had a digest
-        return None
+        return False
     if row is None or row[1] != project_digest:
+        return False
+    return [a for a in json.loads(row[0]) if a != "--full-refresh"] == list(dbt_args)
+
+
+def unchanged_since(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
+                    project_digest: str) -> MartsBuild | None:
+    """The build the marts are of (`current_build`) when a build with `dbt_args` would only
+    repeat it: no sync changed a raw table since it started, and it ran the same project
+    (`project_digest`) with the same arguments, apart from a `--full-refresh` it had."""
+    build = current_build(con)
+    return build if build and _same_project(con, build, dbt_args, project_digest) else None
+
+
+def changed_since_last_build(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
+                             project_digest: str) -> set[tuple[str, str]] | None:
+    """The raw tables, as (data model, table), that syncs changed since the last complete build
+    started, when that build ran the same project with the same arguments (what else the marts
+    hold is as that build left it); None when that cannot be said."""
+    build = _last_complete_build(con)
+    if build is None or not _same_project(con, build, dbt_args, project_digest):
         return None
-    then = [a for a in json.loads(row[0]) if a != "--full-refresh"]
-    return build if then == list(dbt_args) else None
+    return {(m or "v1", t) for m, t in con.execute(
+        "SELECT DISTINCT catalog_version, table_name FROM cadt_mirror.sync_changes "
+        "WHERE recorded_at >= ? AND (inserted > 0 OR updated > 0 OR deleted > 0)",
+        [build.started_at]).fetchall()}

@@ -78,3 +78,25 @@ def test_an_incremental_refresh_leaves_the_unit_level_tests_to_full_builds(tmp_p
     for args in (dbt_build_args(full_refresh=True), dbt_build_args(select=["fct_units"]),
                  dbt_build_args(exclude=["fct_units"]), ["run"]):
         assert refresh_args(db, args) == args
+
+
+
+def test_the_refresh_exclusions_spelt_for_the_cli_are_the_selector(tmp_path: Path):
+    """A refresh narrowed to what changed spells the selector incremental_refresh as --exclude
+    (REFRESH_EXCLUDE): over the whole project both choose the same nodes."""
+    import subprocess
+
+    from pipelines.dbt_build import REFRESH_EXCLUDE
+    from pipelines.transform._runner import dbt_args, dbt_env, dbt_executable
+
+    def listed(*selection: str) -> set[str]:
+        cmd = [dbt_executable(), *dbt_args(["ls", "--resource-type", "all", "--output", "name",
+                                            "--quiet", *selection], tmp_path / "target")]
+        proc = subprocess.run(cmd, env=dbt_env(tmp_path / "w.duckdb"), capture_output=True,
+                              text=True, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return set(proc.stdout.split())
+
+    chosen = listed("--selector", "incremental_refresh")
+    assert len(chosen) > 100
+    assert listed("--select", "fqn:*", "--exclude", *REFRESH_EXCLUDE) == chosen

@@ -14,7 +14,8 @@
     Counts on split/created rows make Σ unit_count reconstructible per generation.
     Incremental (macros/incremental.sql): a build recomputes the whole history of the unit
     records the new syncs can have changed, reading the versions of those records and of the
-    records split in the generations where they first appear (their possible split parents). -#}
+    records of the same issuance, vintage and unit type in the generations where they first
+    appear (their possible split parents). -#}
 {%- set plan = changes_plan() %}
 with all_versions as (
     select * from {{ ref('int_unit_versions') }}
@@ -30,10 +31,14 @@ scope_versions as (
     where {{ changes_scope(plan) }}
 ),
 
-first_generations as (
-    select org_uid, min(generation) as generation
+-- each unit's first version: a 'created' there may be a split_off, whose parent is a record
+-- of the same issuance, vintage and unit type that shrank in that generation (created_matched)
+first_versions as (
+    select org_uid, generation, issuance_id, vintage_year, unit_type
     from scope_versions
-    group by org_uid, warehouse_unit_id
+    qualify row_number() over (
+        partition by org_uid, warehouse_unit_id order by generation, audit_id
+    ) = 1
 ),
 
 needed_units as (
@@ -41,7 +46,12 @@ needed_units as (
     union
     select v.org_uid, v.warehouse_unit_id
     from all_versions as v
-    semi join first_generations as g on g.org_uid = v.org_uid and g.generation = v.generation
+    semi join first_versions as f
+        on f.org_uid = v.org_uid
+        and f.generation = v.generation
+        and f.issuance_id is not distinct from v.issuance_id
+        and f.vintage_year is not distinct from v.vintage_year
+        and f.unit_type is not distinct from v.unit_type
 ),
 
 needed_versions as (
