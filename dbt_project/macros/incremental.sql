@@ -75,6 +75,8 @@
     );
     create table if not exists {{ s }}.unit_scopes (scope_key varchar, warehouse_unit_id varchar);
     delete from {{ s }}.unit_scopes;
+    create table if not exists {{ s }}.build_plans (invocation_id varchar, model varchar, plan json);
+    delete from {{ s }}.build_plans;
     create table if not exists {{ s }}.model_refreshes (
         model varchar, refreshed_at timestamptz, refresh varchar, reason varchar,
         syncs bigint, rows bigint, code_version varchar
@@ -134,12 +136,27 @@
 
 {#- What this build does to the model: {'mode': 'full' | 'incremental' | 'none', 'syncs': [sync
     ids to take in], 'reason': text}. Called by the model's select and by its hooks; all see the
-    same bookkeeping (it is written last, by the post-hook). -#}
+    same plan: the first call makes it (`_make_plan`) and keeps it for this invocation in
+    cadt_build.build_plans, the others read it back. -#}
 {% macro changes_plan() %}
     {%- if not execute or this is none or not is_incremental() -%}  {#- (no `this` in unit tests) #}
         {{ return({'mode': 'full', 'syncs': [], 'reason': 'built from scratch', 'rewritten_orgs': [],
                    'v2_changed': true, 'v1_orgs_changed': []}) }}
     {%- endif -%}
+    {%- set plans = build_state_schema() ~ '.build_plans' -%}
+    {%- set key = "invocation_id = '" ~ invocation_id ~ "' and model = '" ~ model.name ~ "'" -%}
+    {%- set kept = run_query('select plan from ' ~ plans ~ ' where ' ~ key) -%}
+    {%- if kept.rows | length > 0 -%}
+        {{ return(fromjson(kept.rows[0][0])) }}
+    {%- endif -%}
+    {%- set plan = _make_plan() -%}
+    {%- do run_query("insert into " ~ plans ~ " values ('" ~ invocation_id ~ "', '" ~ model.name
+                     ~ "', '" ~ (tojson(plan) | replace("'", "''")) ~ "')") -%}
+    {{ return(plan) }}
+{% endmacro %}
+
+
+{% macro _make_plan() %}
     {%- set s = build_state_schema() -%}
     {%- set rc = _raw('cadt_mirror', 'record_changes') -%}
     {%- set sc = _raw('cadt_mirror', 'sync_changes') -%}
@@ -208,11 +225,12 @@
     {%- set scope_key = local_md5(invocation_id ~ '|' ~ (syncs | join(','))) -%}
     {%- set plan = {'mode': mode, 'syncs': syncs, 'reason': reason, 'rewritten_orgs': rewritten,
                     'v2_changed': row[6] > 0, 'v1_orgs_changed': v1_orgs, 'scope_key': scope_key} -%}
-    {%- if mode == 'incremental' and model.config.meta.get('changes', {}).get('scope') == 'units' -%}
+    {%- if mode == 'incremental' and model.config.meta.get('changes', {}).get('scope') == 'units'
+          and run_query("select count(*) from " ~ s ~ ".unit_scopes where scope_key = '"
+                        ~ scope_key ~ "'").rows[0][0] == 0 -%}
         {%- do run_query(
             "insert into " ~ s ~ ".unit_scopes select '" ~ scope_key ~ "', warehouse_unit_id from ("
-            ~ changed_units_sql(plan) ~ ") as changed where not exists (select 1 from " ~ s
-            ~ ".unit_scopes where scope_key = '" ~ scope_key ~ "')") -%}
+            ~ changed_units_sql(plan) ~ ") as changed") -%}
     {%- endif -%}
     {{ return(plan) }}
 {% endmacro %}
