@@ -110,7 +110,7 @@ def refresh_args(db: Path, args: Sequence[str], digest: str | None = None) -> li
 
     When the last complete build ran this project (`digest`) with these arguments, the build
     also leaves out what no sync since then can have changed: it selects the nodes downstream
-    of the raw tables those syncs changed, of the change log, and the incremental models (each
+    of the raw tables those syncs wrote to, of the change log, and the incremental models (each
     takes in a sync only once those upstream of it have)."""
     args = list(args)
     if not _plain_build(args):
@@ -122,7 +122,7 @@ def refresh_args(db: Path, args: Sequence[str], digest: str | None = None) -> li
         if built:
             built = con.execute("SELECT count(*) > 0 FROM cadt_build.consumed_syncs"
                                 ).fetchone()[0]
-        changed = (builds.changed_since_last_build(con, args, digest)
+        changed = (builds.changed_since_last_build(con, args, digest, _schemas())
                    if built and digest else None)
     finally:
         con.close()
@@ -135,15 +135,23 @@ def refresh_args(db: Path, args: Sequence[str], digest: str | None = None) -> li
             "--exclude", *REFRESH_EXCLUDE]
 
 
+def _schemas() -> dict[str, str]:
+    """Each data model's warehouse schema (its catalogue's)."""
+    from pipelines.sync.data_models import CATALOGS
+
+    return {version: catalog.schema for version, catalog in CATALOGS.items()}
+
+
 def _sources(changed: set[tuple[str, str]]) -> list[str] | None:
     """dbt selection of what is downstream of each changed raw table (the sources are the
     catalogues' tables: pipelines/transform/sources_yaml.py); None for a table no catalogue
     declares (then nothing is left out)."""
     from pipelines.sync.data_models import CATALOGS
 
+    by_schema = {catalog.schema: catalog for catalog in CATALOGS.values()}
     out = []
-    for model, table in sorted(changed):
-        catalog = CATALOGS.get(model)
+    for schema, table in sorted(changed):
+        catalog = by_schema.get(schema)
         if catalog is None or table not in {t.name for t in catalog.tables}:
             return None
         out.append(f"source:cadt_{catalog.version}.{table}+")
@@ -242,7 +250,11 @@ def _unchanged(db: Path, args: list[str], digest: str) -> builds.MartsBuild | No
     except WarehouseBusyError:  # a sync is writing: build (and wait) as before
         return None
     try:
-        return builds.unchanged_since(con, args, digest)
+        build = builds.unchanged_since(con, args, digest)
+        # (and no row written since, not even one rewritten with the same values)
+        if build is not None and builds.changed_since_last_build(con, args, digest, _schemas()):
+            return None
+        return build
     finally:
         con.close()
 

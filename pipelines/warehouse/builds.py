@@ -120,14 +120,28 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
 
 
 def changed_since_last_build(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
-                             project_digest: str) -> set[tuple[str, str]] | None:
-    """The raw tables, as (data model, table), that syncs changed since the last complete build
+                             project_digest: str,
+                             schemas: dict[str, str]) -> set[tuple[str, str]] | None:
+    """The raw tables, as (schema, table), that syncs wrote to since the last complete build
     started, when that build ran the same project with the same arguments (what else the marts
-    hold is as that build left it); None when that cannot be said."""
+    hold is as that build left it); None when that cannot be said. Written: a row stamped
+    `_synced_at` since (also a row written again with the same values, whose `_source` may have
+    changed) or a delete in the change counts (`schemas`: data model -> its schema)."""
     build = _last_complete_build(con)
     if build is None or not _same_project(con, build, dbt_args, project_digest):
         return None
-    return {(m or "v1", t) for m, t in con.execute(
+    since = build.started_at
+    changed = {(schemas.get(m or "v1", ""), t) for m, t in con.execute(
         "SELECT DISTINCT catalog_version, table_name FROM cadt_mirror.sync_changes "
         "WHERE recorded_at >= ? AND (inserted > 0 OR updated > 0 OR deleted > 0)",
-        [build.started_at]).fetchall()}
+        [since]).fetchall()}
+    stamped = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND column_name = '_synced_at' "
+        "AND table_schema IN (SELECT unnest(?))", [sorted(set(schemas.values()))]).fetchall()
+    for schema, table in stamped:  # (rows are appended in time order: min/max skip the rest)
+        if (schema, table) not in changed and con.execute(
+                f'SELECT count(*) > 0 FROM "{schema}"."{table}" WHERE _synced_at >= ?',
+                [since]).fetchone()[0]:
+            changed.add((schema, table))
+    return changed

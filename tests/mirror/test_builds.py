@@ -81,3 +81,25 @@ def test_the_digest_follows_the_project_files(tmp_path):
     assert project_digest(tmp_path) == first
     model.write_text("select 2")
     assert project_digest(tmp_path) != first
+
+
+def test_what_changed_since_the_last_build_includes_rows_rewritten_as_they_were(con):
+    """A raw table counts as changed when a row in it was written since the build (even with
+    the same values: its `_source` may differ) or the change counts name a delete in it."""
+    schemas = {"v1": "cadt_v1"}
+    con.execute("CREATE SCHEMA cadt_v1")
+    for table in ("units", "projects", "labels"):
+        con.execute(f"CREATE TABLE cadt_v1.{table} (id VARCHAR, _synced_at TIMESTAMPTZ)")
+        con.execute(f"INSERT INTO cadt_v1.{table} VALUES ('a', ?)", [T0 - timedelta(hours=1)])
+    con.execute(f"ALTER TABLE {MIRROR_SCHEMA}.sync_changes ADD COLUMN catalog_version VARCHAR")
+    con.execute(f"ALTER TABLE {MIRROR_SCHEMA}.sync_changes ADD COLUMN table_name VARCHAR")
+    for col in ("inserted", "updated", "deleted"):
+        con.execute(f"ALTER TABLE {MIRROR_SCHEMA}.sync_changes ADD COLUMN {col} BIGINT")
+    _record(con, T0)
+    assert builds.changed_since_last_build(con, ["build"], "d1", schemas) == set()
+    assert builds.changed_since_last_build(con, ["build"], "d2", schemas) is None
+    con.execute("INSERT INTO cadt_v1.units VALUES ('b', ?)", [T0 + timedelta(minutes=2)])
+    con.execute(f"INSERT INTO {MIRROR_SCHEMA}.sync_changes VALUES ('s2', ?, 'v1', 'labels', "
+                "0, 0, 1)", [T0 + timedelta(minutes=2)])
+    assert builds.changed_since_last_build(con, ["build"], "d1", schemas) == {
+        ("cadt_v1", "units"), ("cadt_v1", "labels")}
