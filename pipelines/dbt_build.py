@@ -102,19 +102,27 @@ REFRESH_EXCLUDE = ("resource_type:unit_test", "test_type:singular", "resource_ty
 
 
 def refresh_args(db: Path, args: Sequence[str], digest: str | None = None) -> list[str]:
-    """`args` for dbt, with the lighter tests of an incremental refresh when the build is one:
-    a plain `dbt build` (no --full-refresh, no selection of nodes) over a warehouse whose marts
-    were built before. Such a build runs the unit tests, the singular tests and the tests of
-    the unit-level models only on full builds (a first build, `--full-refresh`, `--all-tests`)
-    and in CI (the selector `incremental_refresh`, dbt_project/selectors.yml).
+    """`args` for dbt, with the lighter tests of an incremental refresh when the build is one,
+    and only what changed when that can be said (`_refresh`)."""
+    return _refresh(db, args, digest)[0]
 
-    When the last complete build ran this project (`digest`) with these arguments, the build
-    also leaves out what no sync since then can have changed: it selects the nodes downstream
-    of the raw tables those syncs wrote to, of the change log, and the incremental models (each
-    takes in a sync only once those upstream of it have)."""
+
+def _refresh(db: Path, args: Sequence[str],
+             digest: str | None) -> tuple[list[str], builds.MartsBuild | None]:
+    """What a build with `args` runs, and the build it would only repeat (then it runs nothing).
+
+    An incremental refresh is a plain `dbt build` (no --full-refresh, no selection of nodes)
+    over a warehouse whose marts were built before. It runs the unit tests, the singular tests
+    and the tests of the unit-level models only on full builds (a first build, `--full-refresh`,
+    `--all-tests`) and in CI (the selector `incremental_refresh`, dbt_project/selectors.yml).
+    When the last complete build ran this project (`digest`) with these arguments, it also
+    leaves out what no sync since then can have changed: it selects the nodes downstream of the
+    raw tables those syncs wrote to, of the change log, and the incremental models (each takes
+    in a sync only once those upstream of it have); with no table written, there is nothing to
+    build."""
     args = list(args)
     if not _plain_build(args):
-        return args
+        return args, None
     con = connect(db, read_only=True)
     try:
         built = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = "
@@ -122,17 +130,19 @@ def refresh_args(db: Path, args: Sequence[str], digest: str | None = None) -> li
         if built:
             built = con.execute("SELECT count(*) > 0 FROM cadt_build.consumed_syncs"
                                 ).fetchone()[0]
-        changed = (builds.changed_since_last_build(con, args, digest, _schemas())
-                   if built and digest else None)
+        last = (builds.since_last_build(con, args, digest, _schemas())
+                if built and digest else None)
     finally:
         con.close()
     if not built:
-        return args
-    sources = _sources(changed) if changed is not None else None
+        return args, None
+    if last is not None and not last[1]:
+        return args, last[0]
+    sources = _sources(last[1]) if last is not None else None
     if sources is None:
-        return [*args, "--selector", "incremental_refresh"]
+        return [*args, "--selector", "incremental_refresh"], None
     return [*args, "--select", *sources, "source:cadt_mirror+", "config.materialized:incremental",
-            "--exclude", *REFRESH_EXCLUDE]
+            "--exclude", *REFRESH_EXCLUDE], None
 
 
 def _schemas() -> dict[str, str]:
@@ -182,11 +192,11 @@ def run_build(db: Path, args: list[str], console: Console, *, verbose: bool = Fa
     """Run `dbt <args>` (a build) over `db`, print as asked, and record it in the warehouse.
     An incremental refresh runs the lighter tests only (`refresh_args`) unless `all_tests`."""
     digest = project_digest()
-    if not all_tests and (unchanged := _unchanged(db, args, digest)) is not None:
-        return BuildOutcome(code=0, skipped=unchanged)
+    run_args, repeated = (args, None) if all_tests else _refresh(db, args, digest)
+    if repeated is not None:  # nothing new since it: the marts are current
+        return BuildOutcome(code=0, skipped=repeated)
     out = BuildOutcome(code=2)
     # (the selector leaves out tests only: recorded as the build asked, of every mart)
-    run_args = args if all_tests else refresh_args(db, args, digest)
     # JSON events on stdout, to read; dbt's usual text in logs/dbt.log
     cmd = [dbt_executable(),
            *dbt_args([*run_args, "--log-format", "json", "--log-format-file", "debug"])]
@@ -237,26 +247,6 @@ def _take(line: str, out: BuildOutcome, console: Console, verbose: bool, plain: 
         console.print(f"{ts}  {msg}" if msg else "", markup=False, highlight=False)
     elif level == "error" and not tail:
         console.print(msg, markup=False, highlight=False)
-
-
-def _unchanged(db: Path, args: list[str], digest: str) -> builds.MartsBuild | None:
-    """The last build, when `args` would only repeat it: a plain `dbt build` (no
-    --full-refresh, no node selection) over raw tables and a project both as that build found
-    them (`builds.unchanged_since`)."""
-    if not _plain_build(args):
-        return None
-    try:
-        con = connect(db, read_only=True)
-    except WarehouseBusyError:  # a sync is writing: build (and wait) as before
-        return None
-    try:
-        build = builds.unchanged_since(con, args, digest)
-        # (and no row written since, not even one rewritten with the same values)
-        if build is not None and builds.changed_since_last_build(con, args, digest, _schemas()):
-            return None
-        return build
-    finally:
-        con.close()
 
 
 def _record(db: Path, out: BuildOutcome, args: list[str], gens: dict[str, int],

@@ -25,9 +25,9 @@ def project_digest(project_dir: Path = DBT_PROJECT_DIR) -> str:
     h = hashlib.sha256()
     for name in _PACKAGES:
         h.update(f"{name}=={_version(name)}\n".encode())
-    files = sorted(p for p in project_dir.rglob("*")
-                   if p.is_file() and not _SKIPPED & set(p.relative_to(project_dir).parts[:1])
-                   and not p.name.startswith("."))
+    tops = [p for p in project_dir.iterdir() if p.name not in _SKIPPED]
+    files = sorted(f for top in tops for f in ([top] if top.is_file() else top.rglob("*"))
+                   if f.is_file() and not f.name.startswith("."))
     for path in files:
         rel = path.relative_to(project_dir).as_posix()
         data = path.read_bytes()

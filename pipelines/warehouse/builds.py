@@ -110,23 +110,14 @@ def _same_project(con: duckdb.DuckDBPyConnection, build: MartsBuild, dbt_args: l
     return [a for a in json.loads(row[0]) if a != "--full-refresh"] == list(dbt_args)
 
 
-def unchanged_since(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
-                    project_digest: str) -> MartsBuild | None:
-    """The build the marts are of (`current_build`) when a build with `dbt_args` would only
-    repeat it: no sync changed a raw table since it started, and it ran the same project
-    (`project_digest`) with the same arguments, apart from a `--full-refresh` it had."""
-    build = current_build(con)
-    return build if build and _same_project(con, build, dbt_args, project_digest) else None
-
-
-def changed_since_last_build(con: duckdb.DuckDBPyConnection, dbt_args: list[str],
-                             project_digest: str,
-                             schemas: dict[str, str]) -> set[tuple[str, str]] | None:
-    """The raw tables, as (schema, table), that syncs wrote to since the last complete build
-    started, when that build ran the same project with the same arguments (what else the marts
-    hold is as that build left it); None when that cannot be said. Written: a row stamped
-    `_synced_at` since (also a row written again with the same values, whose `_source` may have
-    changed) or a delete in the change counts (`schemas`: data model -> its schema)."""
+def since_last_build(con: duckdb.DuckDBPyConnection, dbt_args: list[str], project_digest: str,
+                     schemas: dict[str, str]) -> tuple[MartsBuild, set[tuple[str, str]]] | None:
+    """The last complete build and the raw tables, as (schema, table), that syncs wrote to since
+    it started, when that build ran the same project with the same arguments (what else the
+    marts hold is as that build left it: no table written means there is nothing to build);
+    None when that cannot be said. Written: a row stamped `_synced_at` since (also a row
+    written again with the same values, whose `_source` may have changed) or a change in the
+    counts, deletes included (`schemas`: data model -> its schema)."""
     build = _last_complete_build(con)
     if build is None or not _same_project(con, build, dbt_args, project_digest):
         return None
@@ -144,4 +135,4 @@ def changed_since_last_build(con: duckdb.DuckDBPyConnection, dbt_args: list[str]
                 f'SELECT count(*) > 0 FROM "{schema}"."{table}" WHERE _synced_at >= ?',
                 [since]).fetchone()[0]:
             changed.add((schema, table))
-    return changed
+    return build, changed

@@ -1,5 +1,6 @@
-"""`cadt_mirror.marts_builds`: when a build would only repeat the last one (nothing synced since,
-the same dbt project, the same arguments), `cadt-mirror build` skips dbt. Real DuckDB file."""
+"""`cadt_mirror.marts_builds`: what changed since the last build, and when a build would only
+repeat it (nothing synced since, the same dbt project, the same arguments), so that
+`cadt-mirror build` skips dbt. Real DuckDB file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pipelines.warehouse import builds
 from pipelines.warehouse.schema import MIRROR_SCHEMA
 
 T0 = datetime(2026, 12, 1, 10, tzinfo=UTC)
+SCHEMAS = {"v1": "cadt_v1"}
 
 
 @pytest.fixture
@@ -20,11 +22,20 @@ def con(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute(f"CREATE SCHEMA {MIRROR_SCHEMA}")
     con.execute(f"CREATE TABLE {MIRROR_SCHEMA}.sync_changes (sync_id VARCHAR, "
-                "recorded_at TIMESTAMPTZ)")
-    con.execute(f"INSERT INTO {MIRROR_SCHEMA}.sync_changes VALUES ('s1', ?)",
-                [T0 - timedelta(hours=1)])
+                "catalog_version VARCHAR, table_name VARCHAR, inserted BIGINT, updated BIGINT, "
+                "deleted BIGINT, recorded_at TIMESTAMPTZ)")
+    _changed(con, T0 - timedelta(hours=1))
+    con.execute("CREATE SCHEMA cadt_v1")
+    for table in ("units", "projects", "labels"):
+        con.execute(f"CREATE TABLE cadt_v1.{table} (id VARCHAR, _synced_at TIMESTAMPTZ)")
+        con.execute(f"INSERT INTO cadt_v1.{table} VALUES ('a', ?)", [T0 - timedelta(hours=1)])
     yield con
     con.close()
+
+
+def _changed(con, at, table="units", inserted=1, deleted=0):
+    con.execute(f"INSERT INTO {MIRROR_SCHEMA}.sync_changes VALUES ('s', 'v1', ?, ?, 0, ?, ?)",
+                [table, inserted, deleted, at])
 
 
 def _record(con, started, args=("build",), digest="d1", ok=True, selection=None):
@@ -33,12 +44,18 @@ def _record(con, started, args=("build",), digest="d1", ok=True, selection=None)
                         dbt_args=list(args), gens={"org": 1}, project_digest=digest)
 
 
+def _repeated(con, args=("build",), digest="d1") -> builds.MartsBuild | None:
+    """The build a build with `args` would only repeat (`since_last_build`, nothing written)."""
+    last = builds.since_last_build(con, list(args), digest, SCHEMAS)
+    return last[0] if last is not None and not last[1] else None
+
+
 def test_a_build_over_the_same_raw_tables_and_project_is_the_last_one(con):
     _record(con, T0, args=("build", "--full-refresh"))
-    assert builds.unchanged_since(con, ["build"], "d1").invocation_id == "inv-1000"
+    assert _repeated(con).invocation_id == "inv-1000"
     _record(con, T0 + timedelta(minutes=5), selection="--select x",
             args=("build", "--select", "x"))  # a selected build in between changes nothing
-    assert builds.unchanged_since(con, ["build"], "d1").invocation_id == "inv-1000"
+    assert _repeated(con).invocation_id == "inv-1000"
 
 
 @pytest.mark.parametrize("case", ["project changed", "other arguments", "synced since",
@@ -51,13 +68,12 @@ def test_anything_new_means_dbt_runs(con, case):
     elif case == "other arguments":
         args = ["build", "--vars", "{x: 1}"]
     elif case == "synced since":
-        con.execute(f"INSERT INTO {MIRROR_SCHEMA}.sync_changes VALUES ('s2', ?)",
-                    [T0 + timedelta(seconds=1)])
+        _changed(con, T0 + timedelta(seconds=1))
     elif case == "failed since":
         _record(con, T0 + timedelta(minutes=5), ok=False)
     else:  # a build recorded before builds had a digest
         con.execute(f"UPDATE {builds.BUILDS} SET project_digest = NULL")
-    assert builds.unchanged_since(con, args, digest) is None
+    assert _repeated(con, args, digest) is None
 
 
 def test_a_warehouse_from_before_the_digest_gains_the_column(con):
@@ -66,9 +82,21 @@ def test_a_warehouse_from_before_the_digest_gains_the_column(con):
                 "generations JSON)")
     con.execute(f"INSERT INTO {builds.BUILDS} VALUES ('old', ?, ?, 'success', NULL, "
                 "'[\"build\"]', '{}')", [T0, T0])
-    assert builds.unchanged_since(con, ["build"], "d1") is None  # no digest: not known unchanged
+    assert _repeated(con) is None  # no digest: not known unchanged
     _record(con, T0 + timedelta(minutes=1))
-    assert builds.unchanged_since(con, ["build"], "d1").invocation_id == "inv-1001"
+    assert _repeated(con).invocation_id == "inv-1001"
+
+
+def test_what_changed_since_the_last_build_includes_rows_rewritten_as_they_were(con):
+    """A raw table counts as changed when a row in it was written since the build (even with
+    the same values: its `_source` may differ) or the change counts name a delete in it."""
+    _record(con, T0)
+    assert builds.since_last_build(con, ["build"], "d1", SCHEMAS)[1] == set()
+    assert builds.since_last_build(con, ["build"], "d2", SCHEMAS) is None
+    con.execute("INSERT INTO cadt_v1.units VALUES ('b', ?)", [T0 + timedelta(minutes=2)])
+    _changed(con, T0 + timedelta(minutes=2), table="labels", inserted=0, deleted=1)
+    assert builds.since_last_build(con, ["build"], "d1", SCHEMAS)[1] == {
+        ("cadt_v1", "units"), ("cadt_v1", "labels")}
 
 
 def test_the_digest_follows_the_project_files(tmp_path):
@@ -81,25 +109,3 @@ def test_the_digest_follows_the_project_files(tmp_path):
     assert project_digest(tmp_path) == first
     model.write_text("select 2")
     assert project_digest(tmp_path) != first
-
-
-def test_what_changed_since_the_last_build_includes_rows_rewritten_as_they_were(con):
-    """A raw table counts as changed when a row in it was written since the build (even with
-    the same values: its `_source` may differ) or the change counts name a delete in it."""
-    schemas = {"v1": "cadt_v1"}
-    con.execute("CREATE SCHEMA cadt_v1")
-    for table in ("units", "projects", "labels"):
-        con.execute(f"CREATE TABLE cadt_v1.{table} (id VARCHAR, _synced_at TIMESTAMPTZ)")
-        con.execute(f"INSERT INTO cadt_v1.{table} VALUES ('a', ?)", [T0 - timedelta(hours=1)])
-    con.execute(f"ALTER TABLE {MIRROR_SCHEMA}.sync_changes ADD COLUMN catalog_version VARCHAR")
-    con.execute(f"ALTER TABLE {MIRROR_SCHEMA}.sync_changes ADD COLUMN table_name VARCHAR")
-    for col in ("inserted", "updated", "deleted"):
-        con.execute(f"ALTER TABLE {MIRROR_SCHEMA}.sync_changes ADD COLUMN {col} BIGINT")
-    _record(con, T0)
-    assert builds.changed_since_last_build(con, ["build"], "d1", schemas) == set()
-    assert builds.changed_since_last_build(con, ["build"], "d2", schemas) is None
-    con.execute("INSERT INTO cadt_v1.units VALUES ('b', ?)", [T0 + timedelta(minutes=2)])
-    con.execute(f"INSERT INTO {MIRROR_SCHEMA}.sync_changes VALUES ('s2', ?, 'v1', 'labels', "
-                "0, 0, 1)", [T0 + timedelta(minutes=2)])
-    assert builds.changed_since_last_build(con, ["build"], "d1", schemas) == {
-        ("cadt_v1", "units"), ("cadt_v1", "labels")}
