@@ -18,8 +18,8 @@ install: $(UV)  ## create .venv from the lock file (uv.lock); --inexact keeps uv
 demo: install  ## simulator -> full sync -> dbt build -> summary (no internet), only in data/demo/
 	$(VENV)/bin/cadt-mirror demo
 
-install-dev: $(UV)  ## .venv with the benchmark extra too (the bench smoke test needs dlt)
-	$(UV) sync --frozen --quiet --inexact --compile-bytecode --extra bench
+install-dev: $(UV)  ## .venv with the bench and bi extras too (the tests run dlt and docs/bi.md)
+	$(UV) sync --frozen --quiet --inexact --compile-bytecode --extra bench --extra bi
 
 test: install-dev  ## the whole test suite (what CI runs); installs Chromium for the report test
 	sh scripts/ensure_chromium.sh
