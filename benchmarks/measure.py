@@ -131,6 +131,7 @@ def full_sync(api: str, database: Path, stages: bool = False) -> dict[str, Any]:
         raise RuntimeError(f"full sync {res['status']}: {res['error']}")
     res["peak_rss_mb"] = c.peak_rss_mb
     res["process_seconds"] = c.seconds
+    res["file_mb"] = database.stat().st_size / 2**20  # the warehouse file once the sync closed it
     return res
 
 

@@ -333,18 +333,20 @@ def full_sync_section(scales: list[tuple[str, Any]]) -> list[str]:
     w = out.append
     w("| scale | projects | units | audit rows | orgs | reps | limit: wall / CPU | limit incl. "
       "parsing: wall / CPU | full sync: wall / CPU | wall ratio | CPU ratio | sync MiB/s "
-      "| peak RSS |")
-    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| peak RSS | warehouse file |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for k, e in scales:
         si, syncs = e.get("sim_info", {}), e.get("full_sync", [])
         syn = _med([x["seconds"] for x in syncs])
         mb = syncs[0]["bytes"] / 2**20 if syncs else None
         rss = max((x.get("peak_rss_mb", 0) for x in syncs), default=None)
+        size = _med([x["file_mb"] for x in syncs if "file_mb" in x])
         w(f"| {k} | {si.get('projects', '?'):,} | {si.get('units', '?'):,} | "
           f"{si.get('audit', '?'):,} | {si.get('orgs', '?')} | {len(syncs)} | "
           f"{_wall_cpu(e.get('limit', []))} | {_wall_cpu(e.get('limit_incl_parsing', []))} | "
           f"{_wall_cpu(syncs)} | {_f(e.get('ratio'))}× | {_f(e.get('cpu_ratio'))}× | "
-          f"{_f(mb / syn if mb and syn else None, '.1f')} | {_f(rss, '.0f')} MiB |")
+          f"{_f(mb / syn if mb and syn else None, '.1f')} | {_f(rss, '.0f')} MiB | "
+          f"{_f(size, '.0f', ' MiB')} |")
     w("")
     w("Requests by route (limit / full sync), as the simulator counted them:")
     w("")

@@ -9,6 +9,7 @@ import duckdb
 
 from pipelines.source.catalog_v1 import CURRENT_STATE_TABLES, V1
 from pipelines.sync import run_sync
+from pipelines.warehouse.db import connect
 from tests.support.truth import diff
 
 
@@ -35,6 +36,32 @@ def test_full_sync_equals_ground_truth(sim, settings):
         f"SELECT org_uid, count(*) FROM {V1.qualified(t)} GROUP BY org_uid").fetchall()}
     reported = {(o.org_uid, t): c for o in report.orgs for t, c in o.changes.items()}
     assert reported == {k: (n, 0, 0) for k, n in landed.items()}
+
+
+def test_the_feeds_documents_are_stored_compressed(tmp_path):
+    """The audit feed's `change` values (whole records as JSON) are most of a warehouse's
+    bytes; with DuckDB's defaults they stay uncompressed, on the warehouse's connection
+    (`pipelines.warehouse.db.connect`) they are zstd-compressed."""
+    # unit-like records, one in a thousand very long (as the feed's project values can be):
+    # such a segment is what DuckDB's string compressions give up on
+    records = ("SELECT i AS id, json_object('unitOwner', 'Owner ' || (i % 50), "
+               "'warehouseUnitId', uuid()::VARCHAR, 'issuanceId', uuid()::VARCHAR, "
+               "'orgUid', md5((i % 12)::VARCHAR), "
+               "'serialNumberBlock', 'REG-' || i || '-2018-1-REG-' || i || '-2018-1000', "
+               "'unitCount', i, 'unitStatusReason', "
+               "CASE WHEN i % 1000 = 0 THEN repeat(md5(i::VARCHAR), 600) END)::VARCHAR AS change "
+               "FROM range(150000) t(i)")
+    stored = {}
+    for name, open_ in (("default", lambda p: duckdb.connect(str(p))), ("warehouse", connect)):
+        path = tmp_path / f"{name}.duckdb"
+        con = open_(path)
+        con.execute(f"CREATE TABLE audit AS {records}")
+        con.execute("CHECKPOINT")
+        stored[name] = {r[0] for r in con.execute(
+            "SELECT compression FROM pragma_storage_info('audit') "
+            "WHERE column_name = 'change' AND segment_type = 'VARCHAR'").fetchall()}
+        con.close()
+    assert stored == {"default": {"Uncompressed"}, "warehouse": {"ZSTD"}}, stored
 
 
 def test_no_change_sync_costs_two_requests_and_changes_nothing(sim, settings):
