@@ -567,7 +567,22 @@ conversion to Arrow took 7.4 ms for a 1,000-unit page against Arrow's 6.5 ms, an
 unknown field as nothing instead of refusing the page. Still open, measured: DuckDB spilling
 under the sync's memory limit (a 2 GB limit cut CPU at scale 300 from ≈29 to ≈26 s), the
 first snapshot's second copy (staging → target, ≈4 CPU-s at scale 300) and the feed's events
-for snapshots (≈2.5 CPU-s at scale 300 for a few hundred rows)."""
+for snapshots (≈2.5 CPU-s at scale 300 for a few hundred rows).
+
+*Where the bytes go* (measured while developing, scale 1000, the sync process's
+`/proc/self/io`): a full sync wrote about 10 GB for a warehouse file of 1.8–2.0 GB: the
+write-ahead log, the data DuckDB spills to `<warehouse>.tmp/` under the 320 MB cap before it is
+checkpointed, and the checkpoint itself; system time (copies into the page cache, page
+faults) was about a third of the sync's CPU. Measured and not taken: `checkpoint_threshold`
+16, 64 or 256 MB instead of 1 GB (as many bytes or more, CPU within noise), and compressing the
+in-memory staging database (no change). Taken: the audit feeds' `change` values (whole
+records as JSON, ~700 bytes) are zstd-compressed (`zstd_min_string_length` 256; DuckDB weighs
+zstd only from 4 KB and stored them uncompressed): the file is about 6× smaller (the
+*warehouse file* column) and the sync writes a fifth fewer bytes (8.3 against 10.3 GB, medians),
+at the same speed within noise
+(alternating runs, 3 each: median wall 62.6 against 61.1 s, CPU 80.6 against 78.6 s). Declaring
+zstd on that column alone (`USING COMPRESSION zstd`) measured faster (wall −11 %, CPU −7 %, 2
+runs each) but cannot be copied into the serving copy's v1.0 storage format."""
 
 DLT_SETUP = """dlt 1.31 `rest_api` source (`benchmarks/dlt_child.py`), configured as a competent user
 would: `page_number` paginator (`base_page` 1, `page_param` page, `total_path` pageCount),
@@ -624,7 +639,11 @@ staged rows of a large snapshot to `<warehouse>.tmp/`; the process peak follows 
 9 % more CPU, measured A/B while developing), which is why the default is 320 MB since commit
 9560f79 (384 MB before it: see the commit in *Machine*). Before the cap DuckDB kept everything it
 touched (its default is 80 % of RAM), which made the peak grow with the source (4.9 GB at scale
-1000 in the first run of this page)."""
+1000 in the first run of this page). The bound of 640 MiB at scale 1000 is within what the
+machine varies by: the previous run of this page measured 615–631 MiB (commit 5ac0e89), and on
+the machine of this run the code before commit 71a6b86 (zstd for the feed's values) peaked at
+647–674 MiB in three syncs, against 652–662 MiB with it, alternating (measured while
+developing)."""
 
 WHY_6 = """The server spends a few ms of CPU per 1.5 MB page (pre-serialized row bytes joined per
 page, weak ETag = SHA-1 of the body, uvicorn with uvloop + httptools), so a client that does not
@@ -644,6 +663,10 @@ MISSING = """- dlt at scales above 100 (its default loader takes minutes there; 
   nodes downstream of the raw tables the syncs wrote (80 of 212 for a units change: the units,
   the audit and the organization's row move together), whatever k is. The aggregate marts are
   still rebuilt whole over the incremental models (1–2 s each at 1M units).
+- The first build is the figure that varies most between runs: 58.2 s in the run of commit
+  5ac0e89, 65.9 s in the run of 71a6b86. Rerun by hand on this run's machine, each on a fresh
+  full sync at scale 1000, it took 47.6 and 52.7 s with the code before 71a6b86 and 46.8 and
+  48.8 s with it (alternating).
 - A section measured by its own run (§4, §7, §8 name theirs) can be newer than the rest of the
   page: check the commits before comparing across sections.
 - The correctness table compares units only (projects and child tables are covered by the
