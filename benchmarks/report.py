@@ -571,7 +571,7 @@ for snapshots (≈2.5 CPU-s at scale 300 for a few hundred rows).
 
 *Where the bytes go* (measured while developing, scale 1000, the sync process's
 `/proc/self/io`): a full sync wrote about 10 GB for a warehouse file of 1.8–2.0 GB: the
-write-ahead log, the data DuckDB spills to `<warehouse>.tmp/` under the 320 MB cap before it is
+write-ahead log, the data DuckDB spills to `<warehouse>.tmp/` under its memory cap before it is
 checkpointed, and the checkpoint itself; system time (copies into the page cache, page
 faults) was about a third of the sync's CPU. Measured and not taken: `checkpoint_threshold`
 16, 64 or 256 MB instead of 1 GB (as many bytes or more, CPU within noise), and compressing the
@@ -633,17 +633,17 @@ with `SyncSettings(publish=False)` when no BI tool reads the serving copy."""
 WHY_5 = """**Memory.** Python holds a bounded number of pages: a queue of 8, and at most 16 pages
 waiting to be staged across all streams, ≈1.5 MB each as Arrow columns (≈8 MB for a page that
 takes the general path as Python objects), plus 16 bytes per audit row for the feed checks.
-DuckDB is capped by `memory_limit` (320 MB by default, `CADT_MIRROR_MEMORY_LIMIT`) and spills the
-staged rows of a large snapshot to `<warehouse>.tmp/`; the process peak follows the cap (about
-255 MiB plus the cap at scale 300: 638–649 MiB with 384 MB, 527–530 MiB with 256 MB, for about
-9 % more CPU, measured A/B while developing), which is why the default is 320 MB since commit
-9560f79 (384 MB before it: see the commit in *Machine*). Before the cap DuckDB kept everything it
-touched (its default is 80 % of RAM), which made the peak grow with the source (4.9 GB at scale
-1000 in the first run of this page). The bound of 640 MiB at scale 1000 is within what the
-machine varies by: the previous run of this page measured 615–631 MiB (commit 5ac0e89), and on
-the machine of this run the code before commit 71a6b86 (zstd for the feed's values) peaked at
-647–674 MiB in three syncs, against 652–662 MiB with it, alternating (measured while
-developing)."""
+DuckDB is capped by `memory_limit` (256 MB by default, `CADT_MIRROR_MEMORY_LIMIT`) and spills the
+staged rows of a large snapshot to `<warehouse>.tmp/`; the process peak follows the cap, about
+350 MiB plus the cap at scale 1000. Measured A/B on one machine while developing (full syncs at
+scale 1000, alternating): 320 MB peaked at 640–664 MiB in four syncs, 256 MB at 588–610 MiB in
+four, 224 MB at 550 MiB in two; wall and CPU time differed by less than the runs varied (256 MB:
++2 % CPU on average, spread ±8 %). The bound of 640 MiB at scale 1000 was within what the
+machine varies by with 320 MB (615–674 MiB over the earlier runs of this page), so the default
+is 256 MB since the commit after b68be31 (320 MB from commit 9560f79, 384 MB before; at scale 300
+a 256 MB cap had cost about 9 % more CPU when that was measured, against a slower sync). Before
+the cap DuckDB kept everything it touched (its default is 80 % of RAM), which made the peak grow
+with the source (4.9 GB at scale 1000 in the first run of this page)."""
 
 WHY_6 = """The server spends a few ms of CPU per 1.5 MB page (pre-serialized row bytes joined per
 page, weak ETag = SHA-1 of the body, uvicorn with uvloop + httptools), so a client that does not

@@ -16,7 +16,7 @@ import duckdb
 from pipelines.config import SettingError, memory_limit
 
 DEFAULT_DB = "data/cadt.duckdb"
-DEFAULT_MEMORY_LIMIT = "320MB"  # RSS ≈ 255 MiB + this (docs/benchmarks.md §5)
+DEFAULT_MEMORY_LIMIT = "256MB"  # a sync's peak RSS ≈ 350 MiB + this (docs/benchmarks.md §5)
 MARKER_TABLE = ("cadt_mirror", "sync_runs")  # a file holding it is a mirror warehouse
 
 
@@ -37,7 +37,7 @@ def database_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def memory_limit_setting() -> str:
-    """$CADT_MIRROR_MEMORY_LIMIT, validated (it ends up in SQL), else 320MB."""
+    """$CADT_MIRROR_MEMORY_LIMIT, validated (it ends up in SQL), else 256MB."""
     value = os.environ.get("CADT_MIRROR_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     return memory_limit("CADT_MIRROR_MEMORY_LIMIT", value)
 
