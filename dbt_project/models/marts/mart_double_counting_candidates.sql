@@ -51,10 +51,31 @@ same_origin as (
         and a.org_uid <> b.org_uid
 ),
 
-serial_ranges as (
+unit_blocks as (
     select warehouse_project_id, serial_prefix, serial_start_number, serial_end_number
     from {{ ref('int_units_enriched') }}
     where project_exists and serial_block_parsed and is_superseded is not true
+),
+
+-- only the blocks that overlap another block at all take part in the pair join (a sort instead
+-- of a join of every two blocks of a prefix): in start order, a block overlaps an earlier one
+-- when it starts before the largest end so far, and a later one when the next block starts
+-- before its end. Every block of an overlapping pair is kept, so the pairs are the same.
+serial_ranges as (
+    select warehouse_project_id, serial_prefix, serial_start_number, serial_end_number
+    from (
+        select
+            *,
+            max(serial_end_number) over (
+                partition by serial_prefix order by serial_start_number, serial_end_number
+                rows between unbounded preceding and 1 preceding
+            ) as previous_end,
+            lead(serial_start_number) over (
+                partition by serial_prefix order by serial_start_number, serial_end_number
+            ) as next_start
+        from unit_blocks
+    ) as ordered
+    where serial_start_number <= previous_end or next_start <= serial_end_number
 ),
 
 serial_rule as (
